@@ -1,0 +1,174 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/isobuild/isobuild/internal/output"
+	"github.com/isobuild/isobuild/pkg/butane"
+	"github.com/isobuild/isobuild/pkg/embed"
+	"github.com/isobuild/isobuild/pkg/ignconfig"
+)
+
+const buildLong = `Build a customized live ISO from a base CoreOS live ISO.
+
+The config comes from a Butane file (--butane, translated with the Butane
+library: no separate butane step) or an Ignition file (--ignition). It is
+validated with the Ignition library, then stored in the ISO's initrd embed
+area together with any --network-keyfile. Kernel argument options edit the
+image's default live kernel arguments. The base ISO is never modified: build
+always writes a new image (-o PATH, or -o - for stdout).
+
+The live system applies the config when it boots from the new ISO (BIOS or
+UEFI, CD or USB stick). An image that is already customized is refused
+unless -f is given; then its old customizations are replaced.`
+
+const buildExample = `  # Butane config, serial console, to a new file:
+  isobuild build --butane config.bu --karg-append console=ttyS0,115200n8 \
+      -o custom.iso fedora-coreos-live.x86_64.iso
+
+  # Butane with local files (contents.local) and strict checking:
+  isobuild build --butane config.bu -d ./files --strict -o custom.iso base.iso
+
+  # Ignition config from stdin, static network, stream to a USB stick:
+  isobuild build --ignition - --network-keyfile eth0.nmconnection \
+      -o - base.iso < config.ign | sudo dd of=/dev/sdX bs=4M conv=fsync`
+
+type buildOptions struct {
+	butane, ignition, filesDir string
+	strict, force              bool
+	kargs                      embed.KargsEdit
+	keyfiles                   []string
+	out                        string
+}
+
+func newBuildCmd(s *streams) *cobra.Command {
+	var o buildOptions
+	c := &cobra.Command{
+		Use:     "build [--butane FILE | --ignition FILE] [options] -o OUT ISO",
+		Short:   "Build a customized live ISO from a Butane or Ignition config",
+		Long:    buildLong,
+		Example: buildExample,
+		Args:    exactArgs(1, "one base ISO"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBuild(s, o, args[0])
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.butane, "butane", "", "Butane config `FILE` to translate and embed (- for stdin)")
+	f.StringVar(&o.ignition, "ignition", "", "Ignition config `FILE` to embed (- for stdin)")
+	f.StringVarP(&o.filesDir, "files-dir", "d", "", "`DIR` that Butane local file references are relative to")
+	f.BoolVar(&o.strict, "strict", false, "fail on any Butane warning")
+	f.StringArrayVar(&o.kargs.Append, "karg-append", nil, "append live kernel argument `KARG` (repeatable)")
+	f.StringArrayVar(&o.kargs.Delete, "karg-delete", nil, "delete live kernel argument `KARG` (repeatable)")
+	f.StringArrayVar(&o.kargs.Replace, "karg-replace", nil, "replace live kernel argument `KEY=OLD=NEW` (repeatable)")
+	f.StringArrayVar(&o.keyfiles, "network-keyfile", nil, "NetworkManager keyfile `PATH` for the live system (repeatable)")
+	f.BoolVarP(&o.force, "force", "f", false, "replace the customizations of an already customized ISO")
+	f.StringVarP(&o.out, "output", "o", "", "write the new ISO to `PATH` (must not exist) or - for stdout (required)")
+	return c
+}
+
+func runBuild(s *streams, o buildOptions, isoPath string) error {
+	if o.out == "" {
+		return usageError{errors.New("-o/--output is required: build writes a new ISO (use -o - for stdout, or the iso commands to change an ISO in place)")}
+	}
+	if o.butane != "" && o.ignition != "" {
+		return usageError{errors.New("--butane and --ignition cannot be used together")}
+	}
+	if o.butane == "" && (o.filesDir != "" || o.strict) {
+		return usageError{errors.New("--files-dir and --strict only apply to --butane")}
+	}
+	info := s.out
+	if o.out == output.Stdout {
+		info = s.err
+	}
+	config, err := loadConfig(s, o)
+	if err != nil {
+		return err
+	}
+	var newKargs *string
+	err = output.Modify(isoPath, o.out, s.out, func(im *embed.Image) (embed.Changes, error) {
+		c, err := im.Customize(embed.Customization{Config: config, KeyfilePaths: o.keyfiles, Kargs: o.kargs, Force: o.force})
+		newKargs = c.Kargs
+		return c, err
+	})
+	if err != nil {
+		return err
+	}
+	dest := o.out
+	if dest == output.Stdout {
+		dest = "standard output"
+	}
+	fmt.Fprintf(info, "Wrote %s from %s\n", dest, isoPath)
+	if config != nil {
+		src := o.ignition
+		if o.butane != "" {
+			src = o.butane + " (translated from Butane)"
+		}
+		fmt.Fprintf(info, "  live Ignition config: %d bytes from %s\n", len(config), src)
+	}
+	for _, k := range o.keyfiles {
+		fmt.Fprintf(info, "  network keyfile:      %s\n", filepath.Base(k))
+	}
+	if newKargs != nil {
+		fmt.Fprintf(info, "  kernel arguments:     %s\n", *newKargs)
+	}
+	return nil
+}
+
+// loadConfig reads, translates and validates the config, printing any
+// warnings to stderr. It returns nil when no config was given.
+func loadConfig(s *streams, o buildOptions) ([]byte, error) {
+	var name string
+	var raw []byte
+	switch {
+	case o.butane != "":
+		src, err := readInput(o.butane, s.in)
+		if err != nil {
+			return nil, err
+		}
+		name = displayName(o.butane)
+		ign, report, err := butane.Translate(name, src, butane.Options{FilesDir: o.filesDir, Strict: o.strict})
+		if err != nil {
+			return nil, err
+		}
+		printReport(s.err, report.String())
+		raw = ign
+	case o.ignition != "":
+		src, err := readInput(o.ignition, s.in)
+		if err != nil {
+			return nil, err
+		}
+		name = displayName(o.ignition)
+		raw = src
+	default:
+		return nil, nil
+	}
+	cfg, err := ignconfig.Parse(name, raw)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(s.err, "%s: warning: %s\n", name, w)
+	}
+	return raw, nil
+}
+
+func displayName(path string) string {
+	if path == "-" {
+		return "<stdin>"
+	}
+	return path
+}
+
+func printReport(w io.Writer, text string) {
+	text = strings.TrimRight(text, "\n")
+	if text != "" {
+		fmt.Fprintln(w, text)
+	}
+}

@@ -1,0 +1,347 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/isobuild/isobuild/internal/output"
+	"github.com/isobuild/isobuild/pkg/embed"
+)
+
+const outputHelp = `write the result to PATH (which must not exist) or "-" for stdout; without -o the ISO is modified in place`
+
+func newISOCmd(s *streams) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "iso",
+		Short: "Edit the embed areas of a CoreOS live ISO (coreos-installer compatible)",
+		Long: `Commands that read or change the embed areas of a CoreOS live ISO.
+
+Every command that changes an image takes -o/--output: without it the ISO
+is changed in place; with -o PATH a new file is written (PATH must not
+exist); with -o - the result streams to stdout. All three give the same
+bytes, and every check runs before the first byte is written, so a failed
+command leaves the input and the output directory untouched.`,
+	}
+	c.AddCommand(newISOIgnitionCmd(s), newISOKargsCmd(s), newISONetworkCmd(s), newISOResetCmd(s), newISOExtractCmd(s))
+	return c
+}
+
+func newISOIgnitionCmd(s *streams) *cobra.Command {
+	c := &cobra.Command{Use: "ignition", Short: "Embed, show or remove the live Ignition config"}
+
+	var cfgPath, out string
+	var force bool
+	embedCmd := &cobra.Command{
+		Use:   "embed [-i CONFIG] [-f] [-o OUT] ISO",
+		Short: "Embed an Ignition config for the live system",
+		Long: `Embed an Ignition config into the live ISO. The live system applies it
+when it boots. The config is stored byte for byte, without validation (use
+"isobuild build" to translate Butane and validate). Network keyfiles already
+in the image are kept.`,
+		Example: `  isobuild iso ignition embed -i config.ign -o custom.iso fedora-coreos-live.iso
+  butane config.bu | isobuild iso ignition embed live.iso`,
+		Args: exactArgs(1, "one ISO"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			config, err := readInput(cfgPath, s.in)
+			if err != nil {
+				return err
+			}
+			return output.Modify(args[0], out, s.out, func(im *embed.Image) (embed.Changes, error) {
+				return im.EmbedIgnition(config, force)
+			})
+		},
+	}
+	embedCmd.Flags().StringVarP(&cfgPath, "ignition-file", "i", "", "Ignition config to embed (default: stdin)")
+	embedCmd.Flags().BoolVarP(&force, "force", "f", false, "replace an existing embedded config")
+	embedCmd.Flags().StringVarP(&out, "output", "o", "", outputHelp)
+
+	showCmd := &cobra.Command{
+		Use:   "show ISO",
+		Short: "Print the embedded live Ignition config",
+		Args:  exactArgs(1, "one ISO"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			im, err := openImage(args[0])
+			if err != nil {
+				return err
+			}
+			config, ok := im.Config()
+			if !ok {
+				return embed.ErrNoConfig
+			}
+			_, err = s.out.Write(config)
+			return err
+		},
+	}
+
+	var rmOut string
+	removeCmd := &cobra.Command{
+		Use:   "remove [-o OUT] ISO",
+		Short: "Remove the embedded live Ignition config",
+		Long:  "Remove the live Ignition config; network keyfiles stay. Removing the only customization restores the original bytes.",
+		Args:  exactArgs(1, "one ISO"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return output.Modify(args[0], rmOut, s.out, func(im *embed.Image) (embed.Changes, error) {
+				return im.RemoveIgnition(), nil
+			})
+		},
+	}
+	removeCmd.Flags().StringVarP(&rmOut, "output", "o", "", outputHelp)
+	c.AddCommand(embedCmd, showCmd, removeCmd)
+	return c
+}
+
+func newISOKargsCmd(s *streams) *cobra.Command {
+	c := &cobra.Command{Use: "kargs", Short: "Show or change the live kernel arguments"}
+
+	var showDefault bool
+	showCmd := &cobra.Command{
+		Use:   "show [--default] ISO",
+		Short: "Print the live kernel arguments",
+		Args:  exactArgs(1, "one ISO"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			im, err := openImage(args[0])
+			if err != nil {
+				return err
+			}
+			k, err := im.CurrentKargs()
+			if showDefault {
+				k, err = im.DefaultKargs()
+			}
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(s.out, k)
+			return err
+		},
+	}
+	showCmd.Flags().BoolVarP(&showDefault, "default", "d", false, "print the image's pristine kernel arguments instead")
+
+	var edit embed.KargsEdit
+	var out string
+	modifyCmd := &cobra.Command{
+		Use:   "modify [-a KARG]... [-d KARG]... [-r KEY=OLD=NEW]... [-o OUT] ISO",
+		Short: "Change the live kernel arguments",
+		Long: `Change the kernel arguments the live system boots with. Deletions run first,
+then appends, then replacements, whatever order they are given in. -d removes
+whole arguments only: "-d foo" leaves "foo=bar" alone.`,
+		Example: `  isobuild iso kargs modify -a console=ttyS0,115200n8 -d quiet live.iso
+  isobuild iso kargs modify -r ignition.platform.id=metal=qemu -o qemu.iso live.iso`,
+		Args: exactArgs(1, "one ISO"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return output.Modify(args[0], out, s.out, func(im *embed.Image) (embed.Changes, error) {
+				return im.ModifyKargs(edit)
+			})
+		},
+	}
+	modifyCmd.Flags().StringArrayVarP(&edit.Append, "append", "a", nil, "append kernel argument `KARG` (repeatable)")
+	modifyCmd.Flags().StringArrayVarP(&edit.Delete, "delete", "d", nil, "delete kernel argument `KARG` (repeatable)")
+	modifyCmd.Flags().StringArrayVarP(&edit.Replace, "replace", "r", nil, "replace `KEY=OLD=NEW` (repeatable)")
+	modifyCmd.Flags().StringVarP(&out, "output", "o", "", outputHelp)
+
+	var resetOut string
+	resetCmd := &cobra.Command{
+		Use:   "reset [-o OUT] ISO",
+		Short: "Restore the default live kernel arguments",
+		Args:  exactArgs(1, "one ISO"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return output.Modify(args[0], resetOut, s.out, func(im *embed.Image) (embed.Changes, error) {
+				return im.ResetKargs()
+			})
+		},
+	}
+	resetCmd.Flags().StringVarP(&resetOut, "output", "o", "", outputHelp)
+	c.AddCommand(showCmd, modifyCmd, resetCmd)
+	return c
+}
+
+func newISONetworkCmd(s *streams) *cobra.Command {
+	c := &cobra.Command{Use: "network", Short: "Embed, extract or remove NetworkManager keyfiles"}
+
+	var keyfiles []string
+	var force bool
+	var out string
+	embedCmd := &cobra.Command{
+		Use:   "embed -k KEYFILE [-k KEYFILE]... [-f] [-o OUT] ISO",
+		Short: "Embed NetworkManager keyfiles for the live system",
+		Long: `Embed NetworkManager keyfiles. The live system uses them, and an installer
+run with --copy-network carries them to the installed system. Keyfiles
+already in the image are replaced; an embedded Ignition config stays.`,
+		Example: `  isobuild iso network embed -k eth0.nmconnection -o custom.iso live.iso`,
+		Args:    exactArgs(1, "one ISO"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(keyfiles) == 0 {
+				return usageError{errors.New("at least one -k/--keyfile is required")}
+			}
+			return output.Modify(args[0], out, s.out, func(im *embed.Image) (embed.Changes, error) {
+				return im.EmbedNetwork(keyfiles, force)
+			})
+		},
+	}
+	embedCmd.Flags().StringArrayVarP(&keyfiles, "keyfile", "k", nil, "NetworkManager keyfile `PATH` to embed (repeatable)")
+	embedCmd.Flags().BoolVarP(&force, "force", "f", false, "replace existing keyfiles")
+	embedCmd.Flags().StringVarP(&out, "output", "o", "", outputHelp)
+
+	var dir string
+	extractCmd := &cobra.Command{
+		Use:   "extract [-C DIR] ISO",
+		Short: "Print or write the embedded keyfiles",
+		Args:  exactArgs(1, "one ISO"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			im, err := openImage(args[0])
+			if err != nil {
+				return err
+			}
+			files := im.NetworkFiles()
+			if len(files) == 0 {
+				return embed.ErrNoNetwork
+			}
+			if dir == "" {
+				for i, name := range files.Names() {
+					if i > 0 {
+						fmt.Fprintln(s.out)
+					}
+					fmt.Fprintf(s.out, "########## %s ##########\n", filepath.Base(name))
+					if _, err := s.out.Write(files[name]); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("creating %s: %w", dir, err)
+			}
+			for _, name := range files.Names() {
+				p := filepath.Join(dir, filepath.Base(name))
+				if err := writeExclusive(p, files[name], 0o600); err != nil {
+					return err
+				}
+				fmt.Fprintln(s.out, p)
+			}
+			return nil
+		},
+	}
+	extractCmd.Flags().StringVarP(&dir, "directory", "C", "", "write the keyfiles into `DIR` instead of printing them")
+
+	var rmOut string
+	removeCmd := &cobra.Command{
+		Use:   "remove [-o OUT] ISO",
+		Short: "Remove the embedded keyfiles",
+		Args:  exactArgs(1, "one ISO"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return output.Modify(args[0], rmOut, s.out, func(im *embed.Image) (embed.Changes, error) {
+				return im.RemoveNetwork(), nil
+			})
+		},
+	}
+	removeCmd.Flags().StringVarP(&rmOut, "output", "o", "", outputHelp)
+	c.AddCommand(embedCmd, extractCmd, removeCmd)
+	return c
+}
+
+func newISOResetCmd(s *streams) *cobra.Command {
+	var out string
+	c := &cobra.Command{
+		Use:   "reset [-o OUT] ISO",
+		Short: "Remove every customization, restoring the pristine image",
+		Long:  "Empty the initrd embed area and restore the default kernel arguments. The result is byte-identical to the image as it was built.",
+		Args:  exactArgs(1, "one ISO"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return output.Modify(args[0], out, s.out, func(im *embed.Image) (embed.Changes, error) {
+				return im.Reset(), nil
+			})
+		},
+	}
+	c.Flags().StringVarP(&out, "output", "o", "", outputHelp)
+	return c
+}
+
+func newISOExtractCmd(s *streams) *cobra.Command {
+	c := &cobra.Command{Use: "extract", Short: "Extract files from a live ISO"}
+	var dir string
+	pxe := &cobra.Command{
+		Use:   "pxe [-o DIR] ISO",
+		Short: "Write the kernel, initramfs and rootfs for PXE booting",
+		Long: `Copy every file of images/pxeboot into DIR as <iso name>-<file name>, for
+example fedora-coreos-live.x86_64-vmlinuz. Existing files are not overwritten.`,
+		Args: exactArgs(1, "one ISO"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return fmt.Errorf("opening %s: %w", args[0], err)
+			}
+			defer f.Close()
+			im, _, err := output.OpenImage(f)
+			if err != nil {
+				return err
+			}
+			paths, err := extractPXE(im, f, args[0], dir)
+			for _, p := range paths {
+				fmt.Fprintln(s.out, p)
+			}
+			return err
+		},
+	}
+	pxe.Flags().StringVarP(&dir, "output-dir", "o", ".", "directory to write the files into")
+	c.AddCommand(pxe)
+	return c
+}
+
+// extractPXE copies the files of images/pxeboot next to each other in dir.
+func extractPXE(im *embed.Image, f *os.File, isoPath, dir string) ([]string, error) {
+	recs, err := im.ISO.ReadDir(embed.PXEDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%s: %w)", embed.ErrUnrecognized, embed.PXEDir, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	stem := strings.TrimSuffix(filepath.Base(isoPath), filepath.Ext(isoPath))
+	var written []string
+	for _, rec := range recs {
+		if rec.IsDir {
+			continue
+		}
+		p := filepath.Join(dir, stem+"-"+strings.ToLower(rec.Name))
+		err := output.CreateNew(p, func(dst *os.File) error {
+			return embed.CopyRange(dst, f, rec.Offset, rec.Length)
+		})
+		if err != nil {
+			return written, err
+		}
+		written = append(written, p)
+	}
+	return written, nil
+}
+
+// openImage opens a CoreOS live image read-only for commands that only
+// read. The file is closed when the process ends.
+func openImage(path string) (*embed.Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	im, _, err := output.OpenImage(f)
+	return im, err
+}
+
+// writeExclusive creates path, failing if it exists.
+func writeExclusive(path string, data []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("creating %s: File exists (%w)", path, err)
+		}
+		return fmt.Errorf("creating %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(path)
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return f.Close()
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+const rootLong = `isobuild customizes Fedora CoreOS (and RHCOS/SCOS) live ISO images.
+
+It writes an Ignition config (translated from Butane if you like), network
+keyfiles and kernel arguments into the areas that every CoreOS live ISO
+reserves for them. The rest of the image is copied byte for byte, so the
+result boots exactly like the original: BIOS and UEFI, from CD or USB stick.
+No root, no loop mounts, no container, no xorriso.
+
+The "iso" commands use the names and options of coreos-installer's, so
+scripts written for "coreos-installer iso ..." work with "isobuild iso ...".`
+
+const rootExample = `  # Customize a live ISO from a Butane file, with a serial console:
+  isobuild build --butane config.bu --karg-append console=ttyS0,115200n8 \
+      -o custom.iso fedora-coreos-live.x86_64.iso
+
+  # See what an image carries:
+  isobuild inspect custom.iso
+
+  # Undo every customization, in place:
+  isobuild iso reset custom.iso`
+
+// newRootCmd builds the command tree writing to the given streams.
+func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "isobuild",
+		Short:         "Customize CoreOS live ISO images from Butane or Ignition configs",
+		Long:          rootLong,
+		Example:       rootExample,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
+	})
+	io := &streams{in: stdin, out: stdout, err: stderr}
+	root.AddCommand(newBuildCmd(io), newInspectCmd(io), newISOCmd(io))
+	return root
+}
+
+// streams are the standard streams of one run.
+type streams struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// exactArgs is cobra.ExactArgs with a usage error.
+func exactArgs(n int, names string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError{fmt.Errorf("%s expects %s, got %d argument(s) (see '%s --help')", cmd.CommandPath(), names, len(args), cmd.CommandPath())}
+		}
+		return nil
+	}
+}
+
+// readInput reads a whole file, or stdin for "-" or "". It works on pipes
+// such as bash's /dev/fd/63.
+func readInput(path string, stdin io.Reader) ([]byte, error) {
+	if path == "" || path == "-" {
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, fmt.Errorf("reading standard input: %w", err)
+		}
+		return b, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading input: %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,325 @@
+// Package embed reads and rewrites the embed areas of CoreOS live ISO images.
+//
+// A Fedora CoreOS, RHCOS or SCOS live ISO reserves fixed-size areas that can
+// be rewritten without re-mastering the image:
+//
+//   - one initrd embed area (images/ignition.img, or the region named by
+//     coreos/igninfo.json), which every boot entry already loads as an extra
+//     initramfs. It holds an xz-compressed newc cpio archive with the live
+//     Ignition config (config.ign) and NetworkManager keyfiles
+//     (etc/coreos-firstboot-network/*), followed by zero padding;
+//   - zero or more kernel-argument areas inside the bootloader configs (or
+//     the s390x boot image), listed in coreos/kargs.json or, on old images,
+//     in a header in the ISO9660 system area. Each holds the same command
+//     line followed by an end byte and padding.
+//
+// Nothing else in the image changes, so El Torito records, the hybrid MBR and
+// GPT, and the volume label survive untouched. Open inspects an image
+// through an io.ReaderAt; the Set* methods of Changes collect new contents;
+// Changes.Regions turns them into byte regions after checking every capacity,
+// and Stream, Patch and the output package apply those regions. The format
+// follows coreos-installer, whose error texts are kept for the conditions
+// scripts match on.
+package embed
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/isobuild/isobuild/pkg/initrd"
+	"github.com/isobuild/isobuild/pkg/iso"
+)
+
+// ISO9660 names of the CoreOS metadata files (the primary tree spells them
+// upper-case and 8.3; their Rock Ridge names are in parentheses).
+const (
+	// IgnInfoPath (coreos/igninfo.json) locates the initrd embed area.
+	IgnInfoPath = "COREOS/IGNINFO.JSO"
+	// DefaultInitrdPath (images/ignition.img) is the initrd embed area of
+	// images without igninfo.json.
+	DefaultInitrdPath = "IMAGES/IGNITION.IMG"
+	// FeaturesPath (coreos/features.json) lists what the OS supports.
+	FeaturesPath = "COREOS/FEATURES.JSO"
+	// PXEDir (images/pxeboot) holds the kernel, initramfs and rootfs.
+	PXEDir = "IMAGES/PXEBOOT"
+)
+
+// Initrd member names with a meaning to the live system.
+const (
+	// ConfigMember is the live Ignition config.
+	ConfigMember = "config.ign"
+	// NetworkDir holds NetworkManager keyfiles for the live system.
+	NetworkDir = "etc/coreos-firstboot-network/"
+	// NetworkGlob matches every network member.
+	NetworkGlob = NetworkDir + "*"
+)
+
+// ErrUnrecognized is returned for an image without an initrd embed area.
+// Its text is the one coreos-installer prints.
+var ErrUnrecognized = errors.New("Unrecognized CoreOS ISO image.")
+
+// Area is the initrd embed area: Length bytes at absolute Offset.
+type Area struct {
+	// File is the ISO9660 path of the file that holds the area.
+	File   string `json:"file"`
+	Offset int64  `json:"offset"`
+	Length int64  `json:"length"`
+}
+
+// Features are the OS feature flags of coreos/features.json. A missing file
+// or key means false.
+type Features struct {
+	InstallerConfig           bool            `json:"installer-config"`
+	InstallerConfigDirectives map[string]bool `json:"installer-config-directives,omitempty"`
+	LiveInitrdNetwork         bool            `json:"live-initrd-network"`
+}
+
+// Image is an opened CoreOS live ISO.
+type Image struct {
+	// ISO is the parsed ISO9660 image.
+	ISO *iso.Image
+	// Initrd is the initrd embed area.
+	Initrd Area
+	// InitrdUsed is the number of bytes of the initrd area in use: up to
+	// the last non-zero byte, rounded up to the 4-byte xz stream alignment.
+	InitrdUsed int64
+	// Kargs describes the karg embed areas, or is nil when there are none.
+	Kargs *KargAreas
+
+	r       io.ReaderAt
+	members initrd.Files
+}
+
+// Open parses the image, locates its embed areas and decodes the initrd
+// area. It reads only metadata and the areas, never the whole image.
+func Open(r io.ReaderAt, size int64) (*Image, error) {
+	img, err := iso.Open(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("parsing ISO9660 image: %w", err)
+	}
+	area, err := findInitrdArea(img)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%w)", ErrUnrecognized, err)
+	}
+	data := make([]byte, area.Length)
+	if _, err := r.ReadAt(data, area.Offset); err != nil {
+		return nil, fmt.Errorf("%w (reading initrd embed area at offset %d: %w)", ErrUnrecognized, area.Offset, err)
+	}
+	members, err := initrd.DecodeArea(data)
+	if err != nil {
+		return nil, fmt.Errorf("decoding initrd embed area at offset %d: %w", area.Offset, err)
+	}
+	kargs, err := findKargAreas(img, r)
+	if err != nil {
+		return nil, err
+	}
+	used := int64(len(data))
+	for used > 0 && data[used-1] == 0 {
+		used--
+	}
+	used = min((used+3)&^3, area.Length)
+	return &Image{ISO: img, Initrd: area, InitrdUsed: used, Kargs: kargs, r: r, members: members}, nil
+}
+
+type ignInfo struct {
+	File   *string `json:"file"`
+	Offset *int64  `json:"offset"`
+	Length *int64  `json:"length"`
+}
+
+func findInitrdArea(img *iso.Image) (Area, error) {
+	info := ignInfo{}
+	raw, err := img.ReadFile(IgnInfoPath)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(raw, &info); err != nil {
+			return Area{}, fmt.Errorf("decoding igninfo %s: %w", IgnInfoPath, err)
+		}
+		if info.File == nil {
+			return Area{}, fmt.Errorf("decoding igninfo %s: missing \"file\"", IgnInfoPath)
+		}
+	case errors.Is(err, iso.ErrNotFound):
+		def := "images/ignition.img"
+		info.File = &def
+	default:
+		return Area{}, fmt.Errorf("reading igninfo %s: %w", IgnInfoPath, err)
+	}
+	name := strings.ToUpper(*info.File)
+	rec, err := img.Lookup(name)
+	if err != nil {
+		return Area{}, fmt.Errorf("looking up initrd embed area %s: %w", name, err)
+	}
+	if rec.IsDir {
+		return Area{}, fmt.Errorf("entry %s is a directory", name)
+	}
+	var off int64
+	if info.Offset != nil {
+		off = *info.Offset
+	}
+	if off < 0 || off > rec.Length {
+		return Area{}, fmt.Errorf("igninfo offset %d lies outside %s (%d bytes)", off, name, rec.Length)
+	}
+	length := rec.Length - off
+	if info.Length != nil {
+		length = *info.Length
+	}
+	a := Area{File: name, Offset: rec.Offset + off, Length: length}
+	if length <= 0 || a.Offset+length > img.Size() {
+		return Area{}, fmt.Errorf("initrd embed area at offset %d, length %d lies outside the %d-byte image", a.Offset, length, img.Size())
+	}
+	return a, nil
+}
+
+// Members returns a copy of the files in the initrd embed area.
+func (im *Image) Members() initrd.Files {
+	out := make(initrd.Files, len(im.members))
+	for k, v := range im.members {
+		out[k] = v
+	}
+	return out
+}
+
+// Config returns the embedded live Ignition config, if any.
+func (im *Image) Config() ([]byte, bool) {
+	c, ok := im.members[ConfigMember]
+	return c, ok
+}
+
+// NetworkFiles returns the embedded network keyfiles keyed by member path.
+func (im *Image) NetworkFiles() initrd.Files {
+	return networkFiles(im.members)
+}
+
+func networkFiles(f initrd.Files) initrd.Files {
+	out := initrd.Files{}
+	for k, v := range f {
+		if initrd.Match(NetworkGlob, k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// CurrentKargs returns the kernel arguments stored in the karg areas.
+func (im *Image) CurrentKargs() (string, error) {
+	if im.Kargs == nil {
+		return "", ErrNoKargAreas
+	}
+	return im.Kargs.current(im.r)
+}
+
+// DefaultKargs returns the pristine kernel arguments of the image.
+func (im *Image) DefaultKargs() (string, error) {
+	if im.Kargs == nil {
+		return "", ErrNoKargAreas
+	}
+	return im.Kargs.Default, nil
+}
+
+// Features reads coreos/features.json (all false when it is absent).
+func (im *Image) Features() (Features, error) {
+	var f Features
+	raw, err := im.ISO.ReadFile(FeaturesPath)
+	if errors.Is(err, iso.ErrNotFound) {
+		return f, nil
+	}
+	if err != nil {
+		return f, fmt.Errorf("reading %s: %w", FeaturesPath, err)
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return f, fmt.Errorf("decoding %s: %w", FeaturesPath, err)
+	}
+	return f, nil
+}
+
+// Customized reports whether the image carries customizations: a live
+// config, network keyfiles, or kernel arguments other than the default.
+// Other members of the initrd area do not count.
+func (im *Image) Customized() (bool, error) {
+	if _, ok := im.Config(); ok {
+		return true, nil
+	}
+	if len(im.NetworkFiles()) > 0 {
+		return true, nil
+	}
+	if im.Kargs != nil {
+		cur, err := im.CurrentKargs()
+		if err != nil {
+			return false, err
+		}
+		if cur != im.Kargs.Default {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Changes collects the new contents of an image's embed areas. The zero
+// value of a field leaves that part as it is, except that the initrd area is
+// always rewritten from Members (coreos-installer does the same), so a
+// caller starts from Image.Members.
+type Changes struct {
+	// Members is the complete new set of initrd area files.
+	Members initrd.Files
+	// Kargs, when non-nil, is the new kernel command line for every area.
+	Kargs *string
+}
+
+// Region is a run of bytes to write at an absolute image offset.
+type Region struct {
+	Offset int64
+	Data   []byte
+	// What names the region in messages ("initrd embed area", "karg area").
+	What string
+}
+
+// TooLargeError reports an initrd payload that does not fit its area. Its
+// text keeps coreos-installer's wording.
+type TooLargeError struct {
+	Area Area
+	Need int64
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("Compressed initramfs is too large: %d > %d (embed area %s at offset %d)", e.Need, e.Area.Length, e.Area.File, e.Area.Offset)
+}
+
+// Regions checks c against the image's capacities and returns the regions
+// to write, sorted by offset: the initrd area first in time, then the karg
+// areas. Nothing is written, so a failure here leaves every output alone.
+func (im *Image) Regions(c Changes) ([]Region, error) {
+	area := make([]byte, im.Initrd.Length)
+	if len(c.Members) > 0 {
+		data, err := initrd.EncodeXZ(c.Members)
+		if err != nil {
+			return nil, fmt.Errorf("encoding initrd embed area: %w", err)
+		}
+		if int64(len(data)) > im.Initrd.Length {
+			return nil, &TooLargeError{Area: im.Initrd, Need: int64(len(data))}
+		}
+		copy(area, data)
+	}
+	regions := []Region{{Offset: im.Initrd.Offset, Data: area, What: "initrd embed area"}}
+	if c.Kargs != nil {
+		if im.Kargs == nil {
+			return nil, ErrNoKargAreas
+		}
+		kr, err := im.Kargs.regions(*c.Kargs)
+		if err != nil {
+			return nil, err
+		}
+		regions = append(regions, kr...)
+	}
+	sort.SliceStable(regions, func(i, j int) bool { return regions[i].Offset < regions[j].Offset })
+	for i := 1; i < len(regions); i++ {
+		prev := regions[i-1]
+		if prev.Offset+int64(len(prev.Data)) > regions[i].Offset {
+			return nil, fmt.Errorf("%s at offset %d overlaps %s at offset %d", prev.What, prev.Offset, regions[i].What, regions[i].Offset)
+		}
+	}
+	return regions, nil
+}

@@ -1,0 +1,154 @@
+package initrd
+
+import (
+	"bytes"
+	"compress/gzip"
+	"flag"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+func TestCompressionNames(t *testing.T) {
+	for _, tc := range []struct {
+		c    Compression
+		name string
+	}{{None, "none"}, {Gzip, "gzip"}, {XZ, "xz"}, {Zstd, "zstd"}} {
+		if got := tc.c.String(); got != tc.name {
+			t.Errorf("%d.String() = %q, want %q", int(tc.c), got, tc.name)
+		}
+		got, err := ParseCompression(tc.name)
+		if err != nil || got != tc.c {
+			t.Errorf("ParseCompression(%q) = %v, %v, want %v", tc.name, got, err, tc.c)
+		}
+	}
+	for _, bad := range []string{"", "GZIP", "lz4", "zst", " xz"} {
+		if c, err := ParseCompression(bad); err == nil || !strings.Contains(err.Error(), "unknown compression") {
+			t.Errorf("ParseCompression(%q) = %v, %v, want an error", bad, c, err)
+		}
+	}
+	if got := Compression(42).String(); got != "Compression(42)" {
+		t.Errorf("Compression(42).String() = %q", got)
+	}
+	if _, err := NewCompressor(io.Discard, Compression(-1)); err == nil {
+		t.Error("NewCompressor(Compression(-1)) succeeded")
+	}
+}
+
+func TestCompressionFlag(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c := Gzip
+	fs.Var(&c, "compression", "")
+	if err := fs.Parse([]string{"-compression", "zstd"}); err != nil || c != Zstd {
+		t.Errorf("-compression zstd: %v, %v", c, err)
+	}
+	if err := fs.Parse([]string{"-compression", "brotli"}); err == nil {
+		t.Error("-compression brotli accepted")
+	}
+	if c.Type() != "compression" {
+		t.Errorf("Type() = %q", c.Type())
+	}
+}
+
+// decompressAll decompresses with the third-party decoders, independently of
+// Decode.
+func decompressAll(t *testing.T, c Compression, b []byte) []byte {
+	t.Helper()
+	var r io.Reader
+	var err error
+	switch c {
+	case None:
+		return b
+	case Gzip:
+		r, err = gzip.NewReader(bytes.NewReader(b))
+	case XZ:
+		r, err = xz.NewReader(bytes.NewReader(b))
+	case Zstd:
+		var d *zstd.Decoder
+		d, err = zstd.NewReader(bytes.NewReader(b))
+		if err == nil {
+			defer d.Close()
+		}
+		r = d
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestNewCompressor(t *testing.T) {
+	files := exampleFiles()
+	files["big"] = bytes.Repeat([]byte("initramfs "), 100000)
+	raw := mustWriteNewc(t, files)
+	for _, c := range []Compression{None, Gzip, XZ, Zstd} {
+		t.Run(c.String(), func(t *testing.T) {
+			var dst closeRecorder
+			zw, err := NewCompressor(&dst, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := WriteNewc(zw, files); err != nil {
+				t.Fatal(err)
+			}
+			if err := zw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if dst.closed {
+				t.Error("Close closed the underlying writer")
+			}
+			out := dst.Bytes()
+			if again := compressWith(t, c, raw); !bytes.Equal(out, again) {
+				t.Error("output is not deterministic")
+			}
+			if c != None && len(out) >= len(raw)/10 {
+				t.Errorf("%d bytes compressed to %d", len(raw), len(out))
+			}
+			if got := decompressAll(t, c, out); !bytes.Equal(got, raw) {
+				t.Error("decompressed output differs from the input")
+			}
+			got, err := Decode(bytes.NewReader(out), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diffFiles(files, got); d != "" {
+				t.Error(d)
+			}
+			switch c {
+			case Gzip:
+				// ID1 ID2 CM FLG MTIME(4) XFL OS: no name flag, mtime 0.
+				if out[3] != 0 || !bytes.Equal(out[4:8], []byte{0, 0, 0, 0}) || out[8] != 2 {
+					t.Errorf("gzip header % x: want FLG 0, MTIME 0, XFL 2 (best compression)", out[:10])
+				}
+			case XZ:
+				if out[6] != 0 || out[7] != 1 {
+					t.Errorf("xz stream flags % x, want 00 01 (CRC32)", out[6:8])
+				}
+			case Zstd:
+				if out[4]&0x04 == 0 {
+					t.Errorf("zstd frame header descriptor %#x: no content checksum", out[4])
+				}
+			}
+		})
+	}
+}
+
+func TestNewCompressorEmptyInput(t *testing.T) {
+	for _, c := range []Compression{Gzip, XZ, Zstd} {
+		out := compressWith(t, c, nil)
+		if len(out) == 0 {
+			t.Errorf("%v: empty input gives no stream at all", c)
+		}
+		if got := decompressAll(t, c, out); len(got) != 0 {
+			t.Errorf("%v: empty input decompresses to %d bytes", c, len(got))
+		}
+	}
+}

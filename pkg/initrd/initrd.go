@@ -1,0 +1,200 @@
+// Package initrd reads and writes initramfs images: cpio archives in the
+// "newc" format, optionally compressed, as the Linux kernel unpacks them at
+// boot (Documentation/filesystems/ramfs-rootfs-initramfs.rst and
+// Documentation/driver-api/early-userspace/buffer-format.rst).
+//
+// It provides
+//
+//   - Files, a set of regular files keyed by archive path, with WriteNewc
+//     and EncodeXZ producing the byte-exact payload of a CoreOS live ISO
+//     Ignition embed area, and Decode/DecodeArea reading such an area or a
+//     whole PXE initramfs back;
+//   - Writer and Reader, a low-level newc writer and reader shaped like
+//     archive/tar;
+//   - Compression and NewCompressor for deterministic gzip, xz and zstd
+//     layers.
+//
+// A newc archive is a sequence of entries, each a 110-byte ASCII header
+// (magic "070701", then 13 fields of 8 hex digits: ino, mode, uid, gid, nlink,
+// mtime, filesize, devmajor, devminor, rdevmajor, rdevminor, namesize, check),
+// the NUL-terminated name padded so that header plus name is a multiple of 4
+// bytes, and the data padded to a multiple of 4. The entry named TRAILER!!!
+// ends the archive.
+//
+// The kernel accepts a sequence of such archives, each uncompressed or
+// compressed, with runs of zero bytes between and after them; later entries
+// replace earlier ones of the same name. It does not create missing parent
+// directories, so writers must emit directory entries before the files in
+// them. The kernel's XZ decoder (XZ Embedded) only supports the CRC32 integrity
+// check (or none), not xz's default CRC64, so every xz stream written here
+// uses CRC32.
+package initrd
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// Files is a set of regular files keyed by archive path (relative, with no
+// leading "/").
+type Files map[string][]byte
+
+// Names returns the member paths sorted byte-wise.
+func (f Files) Names() []string {
+	return slices.Sorted(maps.Keys(f))
+}
+
+// Modes written by WriteNewc (spec §2.2).
+const (
+	dirMode  = ModeDir | 0o755
+	fileMode = ModeRegular | 0o600
+)
+
+// WriteNewc writes files as one newc archive in the exact layout of the
+// CoreOS embed area (coreos-live-iso-spec §2.2): paths sorted byte-wise; before
+// each file, an entry (mode 040755) for every parent directory not yet emitted;
+// files with mode 0100600; uid, gid and mtime 0, nlink 1; inode numbers
+// counting all entries from 0; then the trailer. Paths must be relative and
+// clean: no leading or trailing "/", no empty, "." or ".." components, no NUL,
+// and no path may also be a parent directory of another.
+func WriteNewc(w io.Writer, files Files) error {
+	names := files.Names()
+	if err := checkPaths(names); err != nil {
+		return err
+	}
+	cw := NewWriter(w)
+	var ino uint32
+	var cwd []string // directory components emitted so far, as a stack
+	for _, name := range names {
+		parent := strings.Split(name, "/")
+		parent = parent[:len(parent)-1]
+		common := 0
+		for common < len(cwd) && common < len(parent) && cwd[common] == parent[common] {
+			common++
+		}
+		cwd = cwd[:common]
+		for _, c := range parent[common:] {
+			cwd = append(cwd, c)
+			h := &Header{Name: strings.Join(cwd, "/"), Mode: dirMode, Nlink: 1, Ino: ino}
+			if err := cw.WriteHeader(h); err != nil {
+				return err
+			}
+			ino++
+		}
+		data := files[name]
+		if err := cw.WriteHeader(&Header{Name: name, Mode: fileMode, Nlink: 1, Ino: ino, Size: int64(len(data))}); err != nil {
+			return err
+		}
+		if _, err := cw.Write(data); err != nil {
+			return err
+		}
+		ino++
+	}
+	return cw.Close()
+}
+
+// checkPaths validates sorted member paths for WriteNewc.
+func checkPaths(names []string) error {
+	dirs := make(map[string]bool)
+	for _, name := range names {
+		if err := checkPath(name); err != nil {
+			return err
+		}
+		for i := range len(name) {
+			if name[i] == '/' {
+				dirs[name[:i]] = true
+			}
+		}
+	}
+	for _, name := range names {
+		if dirs[name] {
+			return fmt.Errorf("invalid member path %q: it is also a parent directory of another member", name)
+		}
+	}
+	return nil
+}
+
+func checkPath(name string) error {
+	if name == "" {
+		return fmt.Errorf("invalid member path %q: empty", name)
+	}
+	if strings.IndexByte(name, 0) >= 0 {
+		return fmt.Errorf("invalid member path %q: contains a NUL byte", name)
+	}
+	if strings.HasPrefix(name, "/") {
+		return fmt.Errorf("invalid member path %q: not relative", name)
+	}
+	for c := range strings.SplitSeq(name, "/") {
+		if c == "" || c == "." || c == ".." {
+			return fmt.Errorf("invalid member path %q: empty, \".\" or \"..\" component", name)
+		}
+	}
+	return nil
+}
+
+// EncodeXZ returns WriteNewc(files) compressed as one xz stream with the
+// CRC32 integrity check, the only check the kernel's XZ decoder accepts. The
+// output is deterministic (same files, same bytes) and, like every xz stream,
+// a multiple of 4 bytes long, so zero bytes may follow it as stream padding.
+func EncodeXZ(files Files) ([]byte, error) {
+	var buf bytes.Buffer
+	zw, err := NewCompressor(&buf, XZ)
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteNewc(zw, files); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("compress initramfs: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Match reports whether name matches the glob pattern, in which '*' matches
+// any sequence of characters including '/', '?' matches exactly one character
+// and every other character matches itself. For example
+// "etc/coreos-firstboot-network/*" matches every path below that directory.
+func Match(pattern, name string) bool {
+	// Iterative matching with backtracking to the last '*' only: a later
+	// '*' can always absorb what an earlier one would, so O(len²) at worst.
+	p, n := 0, 0
+	starP, starN := -1, 0
+	for n < len(name) {
+		if p < len(pattern) {
+			switch c := pattern[p]; c {
+			case '*':
+				starP, starN = p, n
+				p++
+				continue
+			case '?':
+				_, size := utf8.DecodeRuneInString(name[n:])
+				p++
+				n += size
+				continue
+			default:
+				if c == name[n] {
+					p++
+					n++
+					continue
+				}
+			}
+		}
+		if starP < 0 {
+			return false
+		}
+		// Let the last '*' absorb one more character and retry.
+		_, size := utf8.DecodeRuneInString(name[starN:])
+		starN += size
+		p, n = starP+1, starN
+	}
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
+}

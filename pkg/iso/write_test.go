@@ -1,0 +1,480 @@
+package iso_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/isobuild/isobuild/internal/fixture"
+	"github.com/isobuild/isobuild/pkg/iso"
+)
+
+func bytesFile(path string, data string) iso.File {
+	return iso.File{Path: path, Size: int64(len(data)), Open: func() (io.Reader, error) {
+		return strings.NewReader(data), nil
+	}}
+}
+
+// patternFile is a file of size bytes whose content depends on its path.
+func patternFile(path string, size int64) iso.File {
+	return iso.File{Path: path, Size: size, Open: func() (io.Reader, error) {
+		return io.LimitReader(&patternReader{seed: byte(len(path))}, size), nil
+	}}
+}
+
+type patternReader struct {
+	seed byte
+	n    int64
+}
+
+func (r *patternReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(r.n) ^ r.seed
+		r.n++
+	}
+	return len(p), nil
+}
+
+func content(t testing.TB, f iso.File) []byte {
+	t.Helper()
+	r, err := f.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// testFiles exercises nesting, empty files, multi-sector files, a directory
+// spanning several sectors, names without extension and Rock Ridge names.
+func testFiles() []iso.File {
+	files := []iso.File{
+		bytesFile("coreos/igninfo.jso", `{"file": "images/ignition.img"}`),
+		{Path: "coreos/kargs.jso", RRPath: "coreos/kargs.json", Size: 5, Open: func() (io.Reader, error) { return strings.NewReader("{}\n\n\n"), nil }},
+		bytesFile("EFI/fedora/grub.cfg", "menuentry {}\n"),
+		patternFile("images/ignition.img", 262144),
+		patternFile("images/pxeboot/rootfs.img", 3*2048+17),
+		bytesFile("images/pxeboot/vmlinuz", "the kernel\n"),
+		bytesFile("images/empty", ""),
+		bytesFile("a/b/c/d/e/f/g/deep.txt", "deep\n"),
+		bytesFile("README", "read me\n"),
+		bytesFile("x_1.a", "x"),
+	}
+	for i := 1; i <= 120; i++ {
+		files = append(files, bytesFile(fmt.Sprintf("many/f%d.dat", i), strconv.Itoa(i)))
+	}
+	return files
+}
+
+func writeImage(t testing.TB, files []iso.File, opts iso.WriteOptions) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := iso.Write(&buf, files, opts); err != nil {
+		t.Fatalf("Write = %v", err)
+	}
+	return buf.Bytes()
+}
+
+func TestWriteRoundTrip(t *testing.T) {
+	files := testFiles()
+	opts := iso.WriteOptions{VolumeID: "fedora-coreos-40.20240101.demo.0", SystemID: "LINUX"}
+	data := writeImage(t, files, opts)
+	if len(data)%iso.SectorSize != 0 {
+		t.Fatalf("image size %d is not a multiple of the sector size", len(data))
+	}
+	im := openBytes(t, data)
+
+	pvd := im.Primary()
+	if pvd.VolumeID != opts.VolumeID || pvd.SystemID != opts.SystemID || int64(pvd.VolumeSpaceSize)*2048 != int64(len(data)) {
+		t.Errorf("Primary() = %+v, want ids %q %q and volume space size %d", pvd, opts.VolumeID, opts.SystemID, len(data)/2048)
+	}
+	if types := descriptorTypes(im); !bytes.Equal(types, []byte{iso.TypePrimary}) {
+		t.Errorf("descriptor types = %v, want [1]", types)
+	}
+	if _, ok := im.ElTorito(); ok {
+		t.Errorf("ElTorito() ok, want no boot record")
+	}
+
+	// Every file is found under its upper-cased path with its contents.
+	for _, f := range files {
+		up := strings.ToUpper(f.Path)
+		rec, err := im.Lookup(up)
+		if err != nil {
+			t.Errorf("Lookup(%s) = %v", up, err)
+			continue
+		}
+		if rec.IsDir || rec.Length != f.Size || rec.Offset%iso.SectorSize != 0 {
+			t.Errorf("Lookup(%s) = %+v, want a sector-aligned file of %d bytes", up, rec, f.Size)
+		}
+		got, err := im.ReadFile(up)
+		if err != nil || !bytes.Equal(got, content(t, f)) {
+			t.Errorf("ReadFile(%s) = %d bytes, %v; contents differ", up, len(got), err)
+		}
+	}
+
+	// The walk lists each file once, directories before their contents,
+	// and file data in walk order without overlaps.
+	var paths []string
+	var prevEnd int64
+	dirs := map[string]bool{"": true}
+	err := im.Walk(func(r iso.Record) error {
+		paths = append(paths, r.Path)
+		if !dirs[filepath.Dir(r.Path)] && filepath.Dir(r.Path) != "." {
+			t.Errorf("%s visited before its directory", r.Path)
+		}
+		if r.IsDir {
+			dirs[r.Path] = true
+			return nil
+		}
+		if r.Offset < prevEnd {
+			t.Errorf("%s at %d overlaps the previous file ending at %d", r.Path, r.Offset, prevEnd)
+		}
+		prevEnd = r.Offset + r.Length
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(paths), len(files)+len(dirs)-1; got != want {
+		t.Errorf("Walk visited %d records, want %d", got, want)
+	}
+	for _, p := range []string{"IMAGES/EMPTY", "README", "X_1.A", "A/B/C/D/E/F/G/DEEP.TXT", "MANY/F120.DAT"} {
+		if !slices.Contains(paths, p) {
+			t.Errorf("Walk did not visit %s", p)
+		}
+	}
+	many, err := im.Lookup("MANY")
+	if err != nil || many.Length <= iso.SectorSize {
+		t.Errorf("MANY = %+v, %v, want a directory spanning several sectors", many, err)
+	}
+	if recs, _ := im.ReadDir("MANY"); len(recs) != 120 {
+		t.Errorf("ReadDir(MANY) = %d records, want 120", len(recs))
+	}
+	// ISO 9660 order: by name padded with spaces, then extension.
+	recs, _ := im.ReadDir("")
+	var names []string
+	for _, r := range recs {
+		names = append(names, r.Name)
+	}
+	if want := []string{"A", "COREOS", "EFI", "IMAGES", "MANY", "README", "X_1.A"}; !slices.Equal(names, want) {
+		t.Errorf("root entries = %q, want %q", names, want)
+	}
+}
+
+func TestWriteEmpty(t *testing.T) {
+	im := openBytes(t, writeImage(t, nil, iso.WriteOptions{}))
+	if recs, err := im.ReadDir("/"); err != nil || len(recs) != 0 {
+		t.Errorf("ReadDir(/) of an empty image = %v, %v", recs, err)
+	}
+	if im.Primary().VolumeID != "" {
+		t.Errorf("volume ID = %q, want empty", im.Primary().VolumeID)
+	}
+}
+
+func TestWriteDeterministic(t *testing.T) {
+	opts := iso.WriteOptions{VolumeID: "VOL", SystemID: "LINUX"}
+	a := writeImage(t, testFiles(), opts)
+	b := writeImage(t, testFiles(), opts)
+	if !bytes.Equal(a, b) {
+		t.Fatal("two writes of the same input differ")
+	}
+	rev := testFiles()
+	slices.Reverse(rev)
+	if c := writeImage(t, rev, opts); !bytes.Equal(a, c) {
+		t.Error("the order of files changes the image")
+	}
+	epoch := opts
+	epoch.ModTime = time.Unix(0, 0)
+	if d := writeImage(t, testFiles(), epoch); !bytes.Equal(a, d) {
+		t.Error("zero ModTime is not the 1970 epoch")
+	}
+	later := opts
+	later.ModTime = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	e := writeImage(t, testFiles(), later)
+	if bytes.Equal(a, e) {
+		t.Error("ModTime does not change the image")
+	}
+	if !bytes.Contains(e[16*2048:17*2048], []byte("2024010203040500")) {
+		t.Error("PVD does not carry ModTime")
+	}
+}
+
+func TestWriteErrors(t *testing.T) {
+	ok := bytesFile("ok.txt", "ok")
+	tests := []struct {
+		name  string
+		files []iso.File
+		opts  iso.WriteOptions
+		want  string
+	}{
+		{"long name", []iso.File{bytesFile("images/pxeboot/toolongname.img", "")}, iso.WriteOptions{}, `file name "toolongname.img" (upper-cased "TOOLONGNAME.IMG") is not a valid ISO 9660 level-1 name: longer than 8 characters`},
+		{"long extension", []iso.File{bytesFile("coreos/kargs.json", "")}, iso.WriteOptions{}, "extension longer than 3 characters"},
+		{"dash", []iso.File{bytesFile("a-b.txt", "")}, iso.WriteOptions{}, `character '-' is not one of A-Z, 0-9, _`},
+		{"two dots", []iso.File{bytesFile("a.b.c", "")}, iso.WriteOptions{}, "more than one dot"},
+		{"leading dot", []iso.File{bytesFile(".cmdline", "")}, iso.WriteOptions{}, "empty name before the dot"},
+		{"dot in directory", []iso.File{bytesFile("a.d/x", "")}, iso.WriteOptions{}, `directory name "a.d"`},
+		{"long directory", []iso.File{bytesFile("directory/x", "")}, iso.WriteOptions{}, `directory name "directory"`},
+		{"non-ASCII", []iso.File{bytesFile("é.txt", "")}, iso.WriteOptions{}, "not a valid ISO 9660 level-1 name"},
+		{"absolute", []iso.File{bytesFile("/a.txt", "")}, iso.WriteOptions{}, `invalid path component ""`},
+		{"empty component", []iso.File{bytesFile("a//b.txt", "")}, iso.WriteOptions{}, `invalid path component ""`},
+		{"dot dot", []iso.File{bytesFile("a/../b.txt", "")}, iso.WriteOptions{}, `invalid path component ".."`},
+		{"empty path", []iso.File{bytesFile("", "")}, iso.WriteOptions{}, `invalid path component ""`},
+		{"too deep", []iso.File{bytesFile("a/b/c/d/e/f/g/h/x", "")}, iso.WriteOptions{}, "more than 7 directory levels"},
+		{"duplicate", []iso.File{ok, bytesFile("OK.TXT", "")}, iso.WriteOptions{}, `duplicate ISO 9660 path OK.TXT (already used by "ok.txt")`},
+		{"file then directory", []iso.File{bytesFile("a", ""), bytesFile("a/b", "")}, iso.WriteOptions{}, `"a" is also a file`},
+		{"directory then file", []iso.File{bytesFile("a/b", ""), bytesFile("a", "")}, iso.WriteOptions{}, `"a" is also a directory`},
+		{"directory spellings", []iso.File{bytesFile("efi/a", ""), bytesFile("EFI/b", "")}, iso.WriteOptions{}, `directory "EFI" is also spelled "efi"`},
+		{"Rock Ridge components", []iso.File{{Path: "a/b.txt", RRPath: "b.txt", Open: ok.Open}}, iso.WriteOptions{}, "has 1 components, want 2"},
+		{"Rock Ridge duplicate", []iso.File{{Path: "a.txt", RRPath: "x", Open: ok.Open}, {Path: "b.txt", RRPath: "x", Open: ok.Open}}, iso.WriteOptions{}, `Rock Ridge name "x" is also used`},
+		{"4 GiB", []iso.File{{Path: "big.img", Size: 1 << 32, Open: ok.Open}}, iso.WriteOptions{}, "exceeds the ISO 9660 single-extent limit of 4294967295 bytes"},
+		{"negative size", []iso.File{{Path: "neg.img", Size: -1, Open: ok.Open}}, iso.WriteOptions{}, "negative size"},
+		{"nil Open", []iso.File{{Path: "nil.img"}}, iso.WriteOptions{}, "nil Open"},
+		{"volume ID too long", nil, iso.WriteOptions{VolumeID: strings.Repeat("v", 33)}, "longer than 32 characters"},
+		{"volume ID char", nil, iso.WriteOptions{VolumeID: "a\tb"}, `character '\t' is not allowed`},
+		{"system ID char", nil, iso.WriteOptions{SystemID: "ü"}, "system ID"},
+		{"mod time", nil, iso.WriteOptions{ModTime: time.Date(1800, 1, 1, 0, 0, 0, 0, time.UTC)}, "outside the years 1900–2155"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			err := iso.Write(&buf, tc.files, tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Write = %v, want an error containing %q", err, tc.want)
+			}
+			if !strings.HasPrefix(err.Error(), "write ISO: ") {
+				t.Errorf("error %q lacks the \"write ISO: \" context", err)
+			}
+			if buf.Len() != 0 {
+				t.Errorf("Write wrote %d bytes before failing validation", buf.Len())
+			}
+		})
+	}
+}
+
+type closeRecorder struct {
+	io.Reader
+	closed *bool
+}
+
+func (c closeRecorder) Close() error { *c.closed = true; return nil }
+
+func TestWriteReaderErrors(t *testing.T) {
+	boom := errors.New("boom")
+	tests := []struct {
+		name string
+		f    iso.File
+		want string
+		is   error
+	}{
+		{"open fails", iso.File{Path: "a.txt", Size: 1, Open: func() (io.Reader, error) { return nil, boom }}, `open "a.txt": boom`, boom},
+		{"short", iso.File{Path: "a.txt", Size: 10, Open: func() (io.Reader, error) { return strings.NewReader("abc"), nil }}, "reader returned 3 bytes, declared size is 10", io.ErrUnexpectedEOF},
+		{"long", iso.File{Path: "a.txt", Size: 2, Open: func() (io.Reader, error) { return strings.NewReader("abc"), nil }}, "more bytes than the declared size", nil},
+		{"read fails", iso.File{Path: "a.txt", Size: 10, Open: func() (io.Reader, error) { return io.MultiReader(strings.NewReader("ab"), errReader{boom}), nil }}, `copy "a.txt": boom`, boom},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := iso.Write(io.Discard, []iso.File{tc.f}, iso.WriteOptions{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Write = %v, want an error containing %q", err, tc.want)
+			}
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("errors.Is(%v, %v) = false", err, tc.is)
+			}
+		})
+	}
+	closed := false
+	f := iso.File{Path: "a.txt", Size: 3, Open: func() (io.Reader, error) {
+		return closeRecorder{strings.NewReader("abc"), &closed}, nil
+	}}
+	if err := iso.Write(io.Discard, []iso.File{f}, iso.WriteOptions{}); err != nil || !closed {
+		t.Errorf("Write = %v, closed = %v; want the reader closed", err, closed)
+	}
+	if err := iso.Write(failWriter{}, []iso.File{f}, iso.WriteOptions{}); err == nil {
+		t.Error("Write to a failing writer succeeded")
+	}
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// headWriter keeps the first bytes written and counts the rest, so a
+// multi-GiB image of zeros can be checked without storing it.
+type headWriter struct {
+	head  []byte
+	limit int
+	n     int64
+}
+
+func (w *headWriter) Write(p []byte) (int, error) {
+	if room := w.limit - len(w.head); room > 0 {
+		w.head = append(w.head, p[:min(room, len(p))]...)
+	}
+	w.n += int64(len(p))
+	return len(p), nil
+}
+
+// sparseImage serves head and zeros after it.
+type sparseImage struct{ head []byte }
+
+func (s sparseImage) ReadAt(p []byte, off int64) (int, error) {
+	clear(p)
+	if off < int64(len(s.head)) {
+		copy(p, s.head[off:])
+	}
+	return len(p), nil
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// TestWriteLargeFile streams a file of the maximum size, 4 GiB − 1 bytes.
+func TestWriteLargeFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams 4 GiB")
+	}
+	const size = iso.MaxFileSize
+	files := []iso.File{
+		{Path: "images/pxeboot/rootfs.img", Size: size, Open: func() (io.Reader, error) { return io.LimitReader(zeros{}, size), nil }},
+		bytesFile("zz/after.txt", "after\n"),
+	}
+	w := &headWriter{limit: 64 << 10}
+	if err := iso.Write(w, files, iso.WriteOptions{VolumeID: "BIG"}); err != nil {
+		t.Fatal(err)
+	}
+	im, err := iso.Open(sparseImage{w.head}, w.n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := im.Lookup("IMAGES/PXEBOOT/ROOTFS.IMG")
+	if err != nil || rec.Length != size {
+		t.Fatalf("Lookup(rootfs) = %+v, %v, want length %d", rec, err, int64(size))
+	}
+	after, err := im.Lookup("ZZ/AFTER.TXT")
+	if err != nil || after.Offset != rec.Offset+(size+2047)/2048*2048 || after.Offset+2048 != w.n {
+		t.Errorf("Lookup(ZZ/AFTER.TXT) = %+v, %v; image is %d bytes", after, err, w.n)
+	}
+}
+
+// reportLBA runs xorriso's report_lba over an image and returns
+// path → (start LBA, size in bytes).
+func reportLBA(t *testing.T, path string) map[string][2]int64 {
+	t.Helper()
+	out, err := exec.Command("xorriso", "-indev", path, "-find", "/", "-exec", "report_lba", "--").Output()
+	if err != nil {
+		t.Fatalf("xorriso: %v", err)
+	}
+	re := regexp.MustCompile(`^File data lba:\s*\d+\s*,\s*(\d+)\s*,\s*\d+\s*,\s*(\d+)\s*,\s*'(.*)'$`)
+	got := map[string][2]int64{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		m := re.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		lba, _ := strconv.ParseInt(m[1], 10, 64)
+		size, _ := strconv.ParseInt(m[2], 10, 64)
+		name := strings.ReplaceAll(m[3], `'"'"'`, `'`) // xorriso's shell quoting
+		got[strings.TrimPrefix(name, "/")] = [2]int64{lba, size}
+	}
+	if len(got) == 0 {
+		t.Fatalf("xorriso reported no files:\n%s", out)
+	}
+	return got
+}
+
+func needXorriso(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("xorriso"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("xorriso is not on PATH; CI must install it (apt-get install xorriso)")
+		}
+		t.Skip("xorriso not on PATH")
+	}
+}
+
+// TestXorrisoWriter checks the writer's extents and Rock Ridge names
+// against xorriso.
+func TestXorrisoWriter(t *testing.T) {
+	needXorriso(t)
+	files := testFiles()
+	data := writeImage(t, files, iso.WriteOptions{VolumeID: "XORRISO-CHECK"})
+	path := filepath.Join(t.TempDir(), "w.iso")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := reportLBA(t, path)
+	im := openBytes(t, data)
+	for _, f := range files {
+		rr := f.Path
+		if f.RRPath != "" {
+			rr = f.RRPath
+		}
+		x, ok := got[rr]
+		if !ok {
+			t.Errorf("xorriso does not list %s (Rock Ridge name)", rr)
+			continue
+		}
+		rec, err := im.Lookup(strings.ToUpper(f.Path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x[0]*2048 != rec.Offset || x[1] != rec.Length {
+			t.Errorf("%s: xorriso says LBA %d size %d, reader says offset %d length %d", rr, x[0], x[1], rec.Offset, rec.Length)
+		}
+	}
+	if len(got) != len(files) {
+		t.Errorf("xorriso lists %d files, want %d", len(got), len(files))
+	}
+}
+
+// TestXorrisoFixtures checks the reader's extents on every fixture against
+// xorriso (which reports Rock Ridge names, so files are compared as a
+// multiset of extents; it leaves out the El Torito boot catalog).
+func TestXorrisoFixtures(t *testing.T) {
+	needXorriso(t)
+	for _, name := range fixture.ISONames(t, "") {
+		t.Run(name, func(t *testing.T) {
+			path := fixture.ISO(t, name)
+			var want []string
+			for _, x := range reportLBA(t, path) {
+				want = append(want, fmt.Sprintf("%d+%d", x[0]*2048, x[1]))
+			}
+			var got []string
+			im := openFile(t, path)
+			catalog, hasCatalog := im.ElTorito()
+			for _, e := range walkEntries(t, im) {
+				if hasCatalog && e.Offset == int64(catalog)*iso.SectorSize && e.Length == iso.SectorSize {
+					continue // xorriso reports the boot catalog apart from the files
+				}
+				if e.Kind == "file" {
+					got = append(got, fmt.Sprintf("%d+%d", e.Offset, e.Length))
+				}
+			}
+			slices.Sort(want)
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("file extents differ:\nreader:  %v\nxorriso: %v", got, want)
+			}
+		})
+	}
+}
