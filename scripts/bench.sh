@@ -27,11 +27,12 @@ measure() {
   printf '%-34s %7.2f s %9d KiB peak RSS\n' "$label" "$secs" "$rss"
 }
 
-build=("$work/isobuild" build --butane examples/ssh-hostname.bu --karg-append console=ttyS0,115200n8)
-measure "cp" cp "$work/base.iso" "$work/out-cp.iso"
+build=("$work/isobuild" build -q --butane examples/ssh-hostname.bu --karg-append console=ttyS0,115200n8)
+# isobuild fsyncs its output before linking it into place; so does the cp run.
+measure "cp + sync" sh -c 'cp "$1" "$2" && sync "$2"' sh "$work/base.iso" "$work/out-cp.iso"
 measure "isobuild build -o FILE" "${build[@]}" -o "$work/out.iso" "$work/base.iso"
 big=$rss
-measure "isobuild build -o - > FILE" sh -c '"$@" -o - "$0" > "$1"' "$work/base.iso" "$work/out-stream.iso" "${build[@]}"
+measure "isobuild build -o - > FILE" sh -c 'out=$1; shift; "$@" > "$out"' sh "$work/out-stream.iso" "${build[@]}" -o - "$work/base.iso"
 measure "isobuild build -o FILE (64 MiB)" "${build[@]}" -o "$work/out-small.iso" "$work/small.iso"
 small=$rss
 

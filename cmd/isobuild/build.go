@@ -41,7 +41,7 @@ const buildExample = `  # Butane config, serial console, to a new file:
 
 type buildOptions struct {
 	butane, ignition, filesDir string
-	strict, force              bool
+	strict, force, quiet       bool
 	kargs                      embed.KargsEdit
 	keyfiles                   []string
 	out                        string
@@ -69,6 +69,7 @@ func newBuildCmd(s *streams) *cobra.Command {
 	f.StringArrayVar(&o.kargs.Replace, "karg-replace", nil, "replace live kernel argument `KEY=OLD=NEW` (repeatable)")
 	f.StringArrayVar(&o.keyfiles, "network-keyfile", nil, "NetworkManager keyfile `PATH` for the live system (repeatable)")
 	f.BoolVarP(&o.force, "force", "f", false, "replace the customizations of an already customized ISO")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "do not print the summary of what was written")
 	f.StringVarP(&o.out, "output", "o", "", "write the new ISO to `PATH` (must not exist) or - for stdout (required)")
 	return c
 }
@@ -86,6 +87,9 @@ func runBuild(s *streams, o buildOptions, isoPath string) error {
 	info := s.out
 	if o.out == output.Stdout {
 		info = s.err
+	}
+	if o.quiet {
+		info = io.Discard
 	}
 	config, err := loadConfig(s, o)
 	if err != nil {

@@ -1,8 +1,6 @@
 package initrd
 
 import (
-	"fmt"
-	"os"
 	"bytes"
 	"encoding/binary"
 	"hash/crc32"
@@ -48,7 +46,6 @@ func FuzzDecode(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		os.WriteFile(fmt.Sprintf("/tmp/fuzzcur-%d", os.Getpid()), data, 0o644)
 		files, err := Decode(bytes.NewReader(data), nil)
 		if err != nil {
 			if files != nil {

@@ -447,20 +447,26 @@ func dirEntries(d *wnode) (ids []string, sus [][]byte, targets []*wnode) {
 	return ids, sus, targets
 }
 
-// dirExtentSize packs d's records into sectors (records never cross a
-// sector boundary) and returns the extent size.
-func dirExtentSize(d *wnode) int64 {
-	ids, sus, _ := dirEntries(d)
-	secs, used := int64(1), 0
+// packDir places d's records (see dirEntries) in its extent: a record
+// never crosses a sector boundary. It returns each record's offset and the
+// extent size in whole sectors.
+func packDir(ids []string, sus [][]byte) (offs []int, size int64) {
+	off := 0
 	for i, id := range ids {
 		n := dirRecordLen(id, len(sus[i]))
-		if used+n > SectorSize {
-			secs++
-			used = 0
+		if off%SectorSize+n > SectorSize {
+			off += SectorSize - off%SectorSize
 		}
-		used += n
+		offs = append(offs, off)
+		off += n
 	}
-	return secs * SectorSize
+	return offs, sectors(int64(off)) * SectorSize
+}
+
+func dirExtentSize(d *wnode) int64 {
+	ids, sus, _ := dirEntries(d)
+	_, size := packDir(ids, sus)
+	return size
 }
 
 func putBoth32(b []byte, v uint32) {
@@ -552,16 +558,12 @@ func (l *layout) pathTable(bigEndian bool) []byte {
 }
 
 func (l *layout) dirExtent(d *wnode) []byte {
-	b := make([]byte, d.size)
 	ids, sus, targets := dirEntries(d)
-	off := 0
+	offs, size := packDir(ids, sus)
+	b := make([]byte, size)
 	for i, id := range ids {
 		n := dirRecordLen(id, len(sus[i]))
-		if off%SectorSize+n > SectorSize {
-			off += SectorSize - off%SectorSize
-		}
-		l.putDirRecord(b[off:off+n], id, sus[i], targets[i])
-		off += n
+		l.putDirRecord(b[offs[i]:offs[i]+n], id, sus[i], targets[i])
 	}
 	return b
 }

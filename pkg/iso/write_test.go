@@ -3,6 +3,7 @@ package iso_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -76,6 +77,9 @@ func testFiles() []iso.File {
 	}
 	for i := 1; i <= 120; i++ {
 		files = append(files, bytesFile(fmt.Sprintf("many/f%d.dat", i), strconv.Itoa(i)))
+	}
+	for _, name := range []string{"b", "a_", "ab", "a1.x", "a.x", "a.b"} {
+		files = append(files, bytesFile("order/"+name, name))
 	}
 	return files
 }
@@ -170,8 +174,141 @@ func TestWriteRoundTrip(t *testing.T) {
 	for _, r := range recs {
 		names = append(names, r.Name)
 	}
-	if want := []string{"A", "COREOS", "EFI", "IMAGES", "MANY", "README", "X_1.A"}; !slices.Equal(names, want) {
+	if want := []string{"A", "COREOS", "EFI", "IMAGES", "MANY", "ORDER", "README", "X_1.A"}; !slices.Equal(names, want) {
 		t.Errorf("root entries = %q, want %q", names, want)
+	}
+	recs, _ = im.ReadDir("ORDER")
+	names = names[:0]
+	for _, r := range recs {
+		names = append(names, r.Name)
+	}
+	if want := []string{"A.B", "A.X", "A1.X", "AB", "A_", "B"}; !slices.Equal(names, want) {
+		t.Errorf("ORDER entries = %q, want %q (name, then extension, padded with spaces)", names, want)
+	}
+	checkStructure(t, data)
+}
+
+// checkStructure verifies what the reader does not use: both-endian fields
+// of the PVD and of every directory record, and the L and M path tables.
+func checkStructure(t *testing.T, data []byte) {
+	t.Helper()
+	le32, be32 := binary.LittleEndian.Uint32, binary.BigEndian.Uint32
+	both32 := func(b []byte, what string) uint32 {
+		if le32(b) != be32(b[4:]) {
+			t.Errorf("%s: little-endian %d != big-endian %d", what, le32(b), be32(b[4:]))
+		}
+		return le32(b)
+	}
+	pvd := data[16*2048 : 17*2048]
+	both32(pvd[80:], "volume space size")
+	ptSize := both32(pvd[132:], "path table size")
+	if binary.LittleEndian.Uint16(pvd[128:]) != 2048 || binary.BigEndian.Uint16(pvd[130:]) != 2048 {
+		t.Errorf("logical block size is not 2048 in both halves")
+	}
+	if data[17*2048] != 255 || string(data[17*2048+1:17*2048+6]) != "CD001" {
+		t.Errorf("sector 17 is not a terminator")
+	}
+	if bytes.ContainsFunc(data[:16*2048], func(r rune) bool { return r != 0 }) {
+		t.Errorf("system area is not zero")
+	}
+	im := openBytes(t, data)
+
+	// Path tables: L (little-endian) and M (big-endian) must agree with the
+	// directory tree.
+	type ptEntry struct {
+		path string
+		lba  uint32
+	}
+	parseTable := func(lba uint32, order binary.ByteOrder) []ptEntry {
+		tbl := data[int64(lba)*2048 : int64(lba)*2048+int64(ptSize)]
+		var es []ptEntry
+		for off := 0; off < len(tbl); {
+			n := int(tbl[off])
+			e := ptEntry{lba: order.Uint32(tbl[off+2:])}
+			parent := int(order.Uint16(tbl[off+6:]))
+			name := string(tbl[off+8 : off+8+n])
+			if len(es) > 0 {
+				if parent < 1 || parent > len(es) {
+					t.Fatalf("path table entry %d: parent %d out of range", len(es)+1, parent)
+				}
+				e.path = strings.TrimPrefix(es[parent-1].path+"/"+name, "/")
+			}
+			es = append(es, e)
+			off += 8 + n + n&1
+		}
+		return es
+	}
+	l := parseTable(le32(pvd[140:]), binary.LittleEndian)
+	m := parseTable(be32(pvd[148:]), binary.BigEndian)
+	if !slices.Equal(l, m) {
+		t.Errorf("L and M path tables differ:\n%v\n%v", l, m)
+	}
+	var dirs []string
+	im.Walk(func(r iso.Record) error {
+		if r.IsDir {
+			dirs = append(dirs, r.Path)
+		}
+		return nil
+	})
+	if len(l) != len(dirs)+1 {
+		t.Errorf("path table has %d entries, want %d directories", len(l), len(dirs)+1)
+	}
+	for i, e := range l {
+		rec, err := im.Lookup(e.path)
+		if err != nil || !rec.IsDir || int64(e.lba)*2048 != rec.Offset {
+			t.Errorf("path table entry %d %q at LBA %d: directory is %+v, %v", i+1, e.path, e.lba, rec, err)
+		}
+		if i > 0 && strings.Count(l[i-1].path, "/") > strings.Count(e.path, "/") && l[i-1].path != "" {
+			t.Errorf("path table not ordered by level: %q before %q", l[i-1].path, e.path)
+		}
+	}
+
+	// Directory records: both-endian fields, no record crossing a sector.
+	for _, d := range append([]string{""}, dirs...) {
+		rec, _ := im.Lookup(d)
+		ext := data[rec.Offset : rec.Offset+rec.Length]
+		for off := 0; off < len(ext); {
+			n := int(ext[off])
+			if n == 0 {
+				off = (off/2048 + 1) * 2048
+				continue
+			}
+			if off%2048+n > 2048 {
+				t.Errorf("directory %q: record at %d crosses a sector boundary", d, off)
+			}
+			r := ext[off : off+n]
+			both32(r[2:], fmt.Sprintf("directory %q record %d LBA", d, off))
+			both32(r[10:], fmt.Sprintf("directory %q record %d data length", d, off))
+			if binary.LittleEndian.Uint16(r[28:]) != 1 || binary.BigEndian.Uint16(r[30:]) != 1 {
+				t.Errorf("directory %q record %d: volume sequence number is not 1", d, off)
+			}
+			off += n
+		}
+	}
+}
+
+// TestWriteDirectorySizes packs directories of 1 to 80 entries with names
+// of varied lengths, so records land on every position near a sector
+// boundary.
+func TestWriteDirectorySizes(t *testing.T) {
+	names := []string{"a", "bb.c", "ccc.dd", "dddd.eee", "eeeee", "ffffffff.ggg", "g1", "h_2.x"}
+	for n := 1; n <= 80; n += 1 + n/10 {
+		var files []iso.File
+		for i := 0; i < n; i++ {
+			name := names[i%len(names)]
+			base, ext, _ := strings.Cut(name, ".")
+			num := strconv.Itoa(i)
+			name = base[:min(len(base), 8-len(num))] + num
+			if ext != "" {
+				name += "." + ext
+			}
+			files = append(files, bytesFile("d/"+name, name))
+		}
+		data := writeImage(t, files, iso.WriteOptions{})
+		checkStructure(t, data)
+		if recs, err := openBytes(t, data).ReadDir("D"); err != nil || len(recs) != n {
+			t.Fatalf("%d files: ReadDir(D) = %d records, %v", n, len(recs), err)
+		}
 	}
 }
 

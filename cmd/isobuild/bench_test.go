@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/isobuild/isobuild/internal/testiso"
+)
+
+// benchSize is the rootfs size of the benchmark image: at least 1 GiB.
+const benchSize = 1 << 30
+
+var (
+	benchOnce sync.Once
+	benchISO  string
+	benchErr  error
+)
+
+// benchImage builds the >= 1 GiB CoreOS-layout image once per run.
+func benchImage(b *testing.B) string {
+	b.Helper()
+	benchOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "isobuild-bench-")
+		if err != nil {
+			benchErr = err
+			return
+		}
+		benchISO = filepath.Join(dir, "base.iso")
+		f, err := os.Create(benchISO)
+		if err != nil {
+			benchErr = err
+			return
+		}
+		w := bufio.NewWriterSize(f, 1<<20)
+		if benchErr = testiso.Build(w, testiso.Options{RootfsSize: benchSize}); benchErr == nil {
+			benchErr = w.Flush()
+		}
+		if err := f.Close(); benchErr == nil {
+			benchErr = err
+		}
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return benchISO
+}
+
+func reportMem(b *testing.B) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.Sys)/(1<<20), "MiB-sys")
+}
+
+// BenchmarkBuild measures isobuild build -o on a 1 GiB image.
+func BenchmarkBuild(b *testing.B) {
+	base := benchImage(b)
+	st, _ := os.Stat(base)
+	b.SetBytes(st.Size())
+	dir := b.TempDir()
+	out := filepath.Join(dir, "out.iso")
+	args := []string{"build", "--butane", "../../examples/ssh-hostname.bu", "--karg-append", "console=ttyS0,115200n8", "-o", out, base}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		os.Remove(out)
+		if code := run(args, nil, io.Discard, io.Discard); code != 0 {
+			b.Fatalf("build failed with exit %d", code)
+		}
+	}
+	b.StopTimer()
+	reportMem(b)
+}
+
+// BenchmarkCopy is the baseline: a plain file copy of the same image, as
+// cp does it (the kernel's copy_file_range through io.Copy).
+func BenchmarkCopy(b *testing.B) {
+	base := benchImage(b)
+	st, _ := os.Stat(base)
+	b.SetBytes(st.Size())
+	out := filepath.Join(b.TempDir(), "copy.iso")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		in, err := os.Open(base)
+		if err != nil {
+			b.Fatal(err)
+		}
+		dst, err := os.Create(out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(dst, in); err != nil {
+			b.Fatal(err)
+		}
+		if err := dst.Sync(); err != nil {
+			b.Fatal(err)
+		}
+		dst.Close()
+		in.Close()
+	}
+	b.StopTimer()
+	reportMem(b)
+}
+
+// TestMain removes the benchmark image after the run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchISO != "" {
+		os.RemoveAll(filepath.Dir(benchISO))
+	}
+	os.Exit(code)
+}
