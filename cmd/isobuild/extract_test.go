@@ -36,3 +36,18 @@ func TestExtractPXE(t *testing.T) {
 		})
 	}
 }
+
+func TestDevShowISO(t *testing.T) {
+	iso := fixture.ISO(t, "embed-areas-2023-07.s390x.iso")
+	if got := string(ok(t, nil, "dev", "show", "iso", "--ignition", iso).stdout); got != "{\n  \"offset\": 203776,\n  \"length\": 262144\n}\n" {
+		t.Errorf("--ignition: %q", got)
+	}
+	want := "{\n  \"length\": 896,\n  \"default\": \"mitigations=auto,nosmt coreos.liveiso=fedora-coreos-38.20230718.dev.0 ignition.firstboot ignition.platform.id=metal\",\n" +
+		"  \"kargs\": [\n    {\n      \"offset\": 138368,\n      \"length\": 896,\n      \"pad\": \"\\u0000\",\n      \"end\": \"\\u0000\"\n    }\n  ]\n}\n"
+	if got := string(ok(t, nil, "dev", "show", "iso", "--kargs", iso).stdout); got != want {
+		t.Errorf("--kargs:\n%s\nwant\n%s", got, want)
+	}
+	if got := string(ok(t, nil, "dev", "show", "iso", "--kargs", fixture.ISO(t, "embed-areas-2020-09.iso")).stdout); got != "null\n" {
+		t.Errorf("--kargs without areas: %q", got)
+	}
+}
