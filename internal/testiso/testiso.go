@@ -54,7 +54,7 @@ type Options struct {
 	VolumeID     string // default DefaultVolumeID
 	DefaultKargs string // default "mitigations=auto,nosmt coreos.liveiso=<VolumeID> ignition.firstboot ignition.platform.id=metal"
 	RootfsSize   int64  // size of images/pxeboot/rootfs.img (default 64 KiB); deterministic pseudo-random content, streamed
-	KargsSize    int    // karg area size, default 1139
+	KargsSize    int    // karg area size, default 1139; at most 2048 and at least len(DefaultKargs)+2
 	AreaSize     int64  // images/ignition.img size, default 262144, all zeros
 }
 
@@ -173,9 +173,9 @@ func render(tmpl string, o Options) ([]byte, int64) {
 }
 
 // KargArea returns a pristine karg area: kargs, a newline and '#' padding to
-// size bytes.
+// size bytes (no padding if size is too small).
 func KargArea(kargs string, size int) string {
-	return kargs + "\n" + strings.Repeat("#", size-len(kargs)-1)
+	return kargs + "\n" + strings.Repeat("#", max(0, size-len(kargs)-1))
 }
 
 // featureDirectives are the installer-config keys a 2023 installer

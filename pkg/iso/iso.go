@@ -15,8 +15,9 @@
 //
 // Write produces a deterministic level-1 image (16 zero system-area sectors,
 // primary volume descriptor, terminator, path tables, directories, file
-// data) with Rock Ridge NM entries carrying the original spelling of each
-// name. It streams file data and never stamps the current time.
+// data) with Rock Ridge entries giving each name its original (lower-case)
+// spelling and read-only permissions when mounted. It streams file data and
+// never stamps the current time.
 //
 // Why not github.com/kdomanski/iso9660: its reader hides file extents and
 // prefers Joliet/Rock Ridge names (which breaks upper-case ISO 9660 lookups),

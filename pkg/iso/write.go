@@ -141,8 +141,8 @@ func plan(files []File, opts WriteOptions) (*layout, error) {
 			}
 		}
 	}
-	if l.ptSize > math.MaxUint32 {
-		return nil, fmt.Errorf("path table too large")
+	if len(l.dirs) > math.MaxUint16 {
+		return nil, fmt.Errorf("too many directories (%d) for the path table", len(l.dirs))
 	}
 	l.ptSectors = uint32(sectors(int64(l.ptSize)))
 	next := uint64(firstDescriptorSector + 2) // PVD, terminator
@@ -277,13 +277,17 @@ func newNode(comp string, isDir bool) (*wnode, error) {
 	return n, nil
 }
 
+// maxRRName keeps every directory record within 255 bytes: 48 bytes for
+// the fixed part and the longest identifier, 36 for PX, 5 for the NM header.
+const maxRRName = 160
+
 // checkRRName validates a Rock Ridge name component.
 func checkRRName(s string) error {
 	switch {
 	case s == "" || s == "." || s == "..":
 		return fmt.Errorf("invalid component %q", s)
-	case len(s) > 200:
-		return fmt.Errorf("component %q longer than 200 bytes", s)
+	case len(s) > maxRRName:
+		return fmt.Errorf("component %q longer than %d bytes", s, maxRRName)
 	case strings.ContainsRune(s, 0):
 		return fmt.Errorf("component %q contains a NUL byte", s)
 	}
@@ -569,9 +573,6 @@ func (l *layout) dirExtent(d *wnode) []byte {
 }
 
 func (l *layout) write(w io.Writer) error {
-	if len(l.dirs) > math.MaxUint16 {
-		return fmt.Errorf("too many directories (%d) for the path table", len(l.dirs))
-	}
 	if _, err := w.Write(make([]byte, firstDescriptorSector*SectorSize)); err != nil {
 		return err
 	}

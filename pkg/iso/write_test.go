@@ -74,6 +74,8 @@ func testFiles() []iso.File {
 		bytesFile("a/b/c/d/e/f/g/deep.txt", "deep\n"),
 		bytesFile("README", "read me\n"),
 		bytesFile("x_1.a", "x"),
+		// The longest identifier with the longest Rock Ridge name.
+		{Path: "longname/abcdefgh.ijk", RRPath: "longname/" + strings.Repeat("r", 160), Size: 2, Open: func() (io.Reader, error) { return strings.NewReader("rr"), nil }},
 	}
 	for i := 1; i <= 120; i++ {
 		files = append(files, bytesFile(fmt.Sprintf("many/f%d.dat", i), strconv.Itoa(i)))
@@ -174,7 +176,7 @@ func TestWriteRoundTrip(t *testing.T) {
 	for _, r := range recs {
 		names = append(names, r.Name)
 	}
-	if want := []string{"A", "COREOS", "EFI", "IMAGES", "MANY", "ORDER", "README", "X_1.A"}; !slices.Equal(names, want) {
+	if want := []string{"A", "COREOS", "EFI", "IMAGES", "LONGNAME", "MANY", "ORDER", "README", "X_1.A"}; !slices.Equal(names, want) {
 		t.Errorf("root entries = %q, want %q", names, want)
 	}
 	recs, _ = im.ReadDir("ORDER")
@@ -377,6 +379,7 @@ func TestWriteErrors(t *testing.T) {
 		{"directory spellings", []iso.File{bytesFile("efi/a", ""), bytesFile("EFI/b", "")}, iso.WriteOptions{}, `directory "EFI" is also spelled "efi"`},
 		{"Rock Ridge components", []iso.File{{Path: "a/b.txt", RRPath: "b.txt", Open: ok.Open}}, iso.WriteOptions{}, "has 1 components, want 2"},
 		{"Rock Ridge duplicate", []iso.File{{Path: "a.txt", RRPath: "x", Open: ok.Open}, {Path: "b.txt", RRPath: "x", Open: ok.Open}}, iso.WriteOptions{}, `Rock Ridge name "x" is also used`},
+		{"Rock Ridge name too long", []iso.File{{Path: "a.txt", RRPath: strings.Repeat("n", 161), Open: ok.Open}}, iso.WriteOptions{}, "longer than 160 bytes"},
 		{"4 GiB", []iso.File{{Path: "big.img", Size: 1 << 32, Open: ok.Open}}, iso.WriteOptions{}, "exceeds the ISO 9660 single-extent limit of 4294967295 bytes"},
 		{"negative size", []iso.File{{Path: "neg.img", Size: -1, Open: ok.Open}}, iso.WriteOptions{}, "negative size"},
 		{"nil Open", []iso.File{{Path: "nil.img"}}, iso.WriteOptions{}, "nil Open"},
