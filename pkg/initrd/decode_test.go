@@ -3,8 +3,8 @@ package initrd
 import (
 	"bytes"
 	"encoding/binary"
-	"hash/crc32"
 	"errors"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"runtime"
@@ -41,7 +41,7 @@ func TestRoundTrip(t *testing.T) {
 		big[i] = byte(rng.IntN(4)) // compressible but not trivially
 	}
 	sets := map[string]Files{
-		"example": exampleFiles(),
+		"example":        exampleFiles(),
 		"one empty file": {"empty": {}},
 		"nested and odd sizes": {
 			"a": []byte("1"), "b/c": []byte("22"), "b/d/e": []byte("333"), "b/d/f": []byte("4444"),

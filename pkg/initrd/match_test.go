@@ -37,7 +37,7 @@ func TestMatch(t *testing.T) {
 		{"a*b*c", "a--b--b--c", true},
 		{"a*b*c", "a--b--b--", false},
 		{"*a*a*a*a*b", strings.Repeat("a", 200), false}, // no exponential backtracking
-		{"[ab]", "a", false}, // no character classes: '[' is literal
+		{"[ab]", "a", false},                            // no character classes: '[' is literal
 		{"[ab]", "[ab]", true},
 	}
 	for _, tc := range tests {

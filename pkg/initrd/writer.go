@@ -33,6 +33,13 @@ var (
 	ErrWriteAfterClose = errors.New("write after close")
 )
 
+// The newc writer and reader are hand-written rather than taken from
+// github.com/cavaliergopher/cpio: that package writes upper-case hex, assigns
+// inode numbers itself (from 1), cannot write a trailer with inode 0, and its
+// reader neither strips the NUL padding dracut adds to names nor tells where
+// an uncompressed archive ends inside a longer stream, which Decode must know
+// to go on with the next archive.
+
 // Header is one newc entry. Mode holds the full st_mode, file type bits
 // included (see ModeRegular and friends). All numeric fields are stored as
 // 32-bit values in the archive; WriteHeader rejects values that do not fit.
@@ -61,11 +68,6 @@ type Header struct {
 // it (Documentation/driver-api/early-userspace/buffer-format.rst): lower-case
 // hex, header plus name padded to 4 bytes, data padded to 4 bytes, inode
 // numbers exactly as given, and a trailer without any block padding.
-//
-// We do not use github.com/cavaliergopher/cpio for writing: it emits upper-case
-// hex, assigns inode numbers itself (from 1), cannot write a trailer with
-// inode 0, and its reader neither strips the NUL padding that dracut adds to
-// names nor tells where an uncompressed archive ends inside a longer stream.
 type Writer struct {
 	w       io.Writer
 	off     int64  // bytes written so far
