@@ -41,9 +41,10 @@ const buildExample = `  # Butane config, serial console, to a new file:
 
 type buildOptions struct {
 	butane, ignition, filesDir string
+	destButane                 []string
 	strict, force, quiet       bool
 	kargs                      embed.KargsEdit
-	keyfiles                   []string
+	install                    installFlags
 	out                        string
 }
 
@@ -67,7 +68,8 @@ func newBuildCmd(s *streams) *cobra.Command {
 	f.StringArrayVar(&o.kargs.Append, "karg-append", nil, "append live kernel argument `KARG` (repeatable)")
 	f.StringArrayVar(&o.kargs.Delete, "karg-delete", nil, "delete live kernel argument `KARG` (repeatable)")
 	f.StringArrayVar(&o.kargs.Replace, "karg-replace", nil, "replace live kernel argument `KEY=OLD=NEW` (repeatable)")
-	f.StringArrayVar(&o.keyfiles, "network-keyfile", nil, "NetworkManager keyfile `PATH` for the live system (repeatable)")
+	f.StringArrayVar(&o.destButane, "dest-butane", nil, "install with Butane config `FILE`, translated like --butane (repeatable; merged with --dest-ignition configs)")
+	o.install.add(f, false)
 	f.BoolVarP(&o.force, "force", "f", false, "replace the customizations of an already customized ISO")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "do not print the summary of what was written")
 	f.StringVarP(&o.out, "output", "o", "", "write the new ISO to `PATH` (must not exist) or - for stdout (required)")
@@ -81,9 +83,6 @@ func runBuild(s *streams, o buildOptions, isoPath string) error {
 	if o.butane != "" && o.ignition != "" {
 		return usageError{errors.New("--butane and --ignition cannot be used together")}
 	}
-	if o.butane == "" && (o.filesDir != "" || o.strict) {
-		return usageError{errors.New("--files-dir and --strict only apply to --butane")}
-	}
 	info := s.out
 	if o.out == output.Stdout {
 		info = s.err
@@ -91,13 +90,37 @@ func runBuild(s *streams, o buildOptions, isoPath string) error {
 	if o.quiet {
 		info = io.Discard
 	}
+	if o.butane == "" && len(o.destButane) == 0 && (o.filesDir != "" || o.strict) {
+		return usageError{errors.New("--files-dir and --strict only apply to --butane and --dest-butane")}
+	}
 	config, err := loadConfig(s, o)
 	if err != nil {
 		return err
 	}
+	install, err := o.install.options(s, "build")
+	if err != nil {
+		return err
+	}
+	for _, p := range o.destButane {
+		src, err := readInput(p, s.in)
+		if err != nil {
+			return err
+		}
+		ign, err := translate(s, p, src, o)
+		if err != nil {
+			return err
+		}
+		install.DestIgnition = append(install.DestIgnition, embed.Source{Path: displayName(p), Data: ign})
+	}
+	custom := embed.Customization{Config: config, Install: install, Kargs: o.kargs, Force: o.force}
+	if config != nil && (o.install.generatesLiveConfig() || len(o.destButane) > 0) {
+		// Other options generate a live config: merge the user's into it.
+		custom.Install.LiveIgnition = []embed.Source{{Path: configName(o), Data: config}}
+		custom.Config = nil
+	}
 	var newKargs *string
 	err = output.Modify(isoPath, o.out, s.out, func(im *embed.Image) (embed.Changes, error) {
-		c, err := im.Customize(embed.Customization{Config: config, KeyfilePaths: o.keyfiles, Kargs: o.kargs, Force: o.force})
+		c, err := im.Customize(custom)
 		newKargs = c.Kargs
 		return c, err
 	})
@@ -116,8 +139,14 @@ func runBuild(s *streams, o buildOptions, isoPath string) error {
 		}
 		fmt.Fprintf(info, "  live Ignition config: %d bytes from %s\n", len(config), src)
 	}
-	for _, k := range o.keyfiles {
+	for _, k := range o.install.networkKeyfile {
 		fmt.Fprintf(info, "  network keyfile:      %s\n", filepath.Base(k))
+	}
+	for _, d := range append(append([]string{}, o.install.destIgnition...), o.destButane...) {
+		fmt.Fprintf(info, "  install config:       %s\n", d)
+	}
+	if o.install.destDevice.set {
+		fmt.Fprintf(info, "  installs to:          %s\n", o.install.destDevice.value)
 	}
 	if newKargs != nil {
 		fmt.Fprintf(info, "  kernel arguments:     %s\n", *newKargs)
@@ -137,12 +166,9 @@ func loadConfig(s *streams, o buildOptions) ([]byte, error) {
 			return nil, err
 		}
 		name = displayName(o.butane)
-		ign, report, err := butane.Translate(name, src, butane.Options{FilesDir: o.filesDir, Strict: o.strict})
-		if err != nil {
+		if raw, err = translate(s, o.butane, src, o); err != nil {
 			return nil, err
 		}
-		printReport(s.err, report.String())
-		raw = ign
 	case o.ignition != "":
 		src, err := readInput(o.ignition, s.in)
 		if err != nil {
@@ -161,6 +187,23 @@ func loadConfig(s *streams, o buildOptions) ([]byte, error) {
 		fmt.Fprintf(s.err, "%s: warning: %s\n", name, w)
 	}
 	return raw, nil
+}
+
+// translate translates a Butane file, printing its warnings.
+func translate(s *streams, path string, src []byte, o buildOptions) ([]byte, error) {
+	ign, report, err := butane.Translate(displayName(path), src, butane.Options{FilesDir: o.filesDir, Strict: o.strict})
+	if err != nil {
+		return nil, err
+	}
+	printReport(s.err, report.String())
+	return ign, nil
+}
+
+func configName(o buildOptions) string {
+	if o.butane != "" {
+		return displayName(o.butane)
+	}
+	return displayName(o.ignition)
 }
 
 func displayName(path string) string {

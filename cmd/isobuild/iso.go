@@ -27,7 +27,7 @@ exist); with -o - the result streams to stdout. All three give the same
 bytes, and every check runs before the first byte is written, so a failed
 command leaves the input and the output directory untouched.`,
 	}
-	c.AddCommand(newISOIgnitionCmd(s), newISOKargsCmd(s), newISONetworkCmd(s), newISOResetCmd(s), newISOExtractCmd(s))
+	c.AddCommand(newISOCustomizeCmd(s), newISOIgnitionCmd(s), newISOKargsCmd(s), newISONetworkCmd(s), newISOResetCmd(s), newISOExtractCmd(s))
 	return c
 }
 
@@ -196,33 +196,7 @@ already in the image are replaced; an embedded Ignition config stays.`,
 			if err != nil {
 				return err
 			}
-			files := im.NetworkFiles()
-			if len(files) == 0 {
-				return embed.ErrNoNetwork
-			}
-			if dir == "" {
-				for i, name := range files.Names() {
-					if i > 0 {
-						fmt.Fprintln(s.out)
-					}
-					fmt.Fprintf(s.out, "########## %s ##########\n", filepath.Base(name))
-					if _, err := s.out.Write(files[name]); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return fmt.Errorf("creating %s: %w", dir, err)
-			}
-			for _, name := range files.Names() {
-				p := filepath.Join(dir, filepath.Base(name))
-				if err := writeExclusive(p, files[name], 0o600); err != nil {
-					return err
-				}
-				fmt.Fprintln(s.out, p)
-			}
-			return nil
+			return extractKeyfiles(s, im.NetworkFiles(), dir)
 		},
 	}
 	extractCmd.Flags().StringVarP(&dir, "directory", "C", "", "write the keyfiles into `DIR` instead of printing them")

@@ -46,7 +46,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
 	io := &streams{in: stdin, out: stdout, err: stderr}
-	root.AddCommand(newBuildCmd(io), newInspectCmd(io), newISOCmd(io), newDevCmd(io))
+	root.AddCommand(newBuildCmd(io), newInspectCmd(io), newISOCmd(io), newPXECmd(io), newDevCmd(io))
 	return root
 }
 

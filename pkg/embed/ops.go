@@ -145,15 +145,17 @@ func (im *Image) Reset() Changes {
 	return c
 }
 
-// Customization is a complete set of live customizations applied to a
-// pristine image: whatever the area held before is replaced.
+// Customization is a complete set of customizations applied to a pristine
+// image: whatever the initrd area held before is replaced.
 type Customization struct {
-	// Config is the live Ignition config (nil for none). It is embedded as
-	// given; validating it is the caller's job.
+	// Config is a live Ignition config embedded as given (nil for none);
+	// validating it is the caller's job. It cannot be combined with
+	// Install options that generate a live config of their own: pass it as
+	// Install.LiveIgnition then, to have it merged.
 	Config []byte
-	// KeyfilePaths name NetworkManager keyfiles for the live system. They
-	// are read only after the image is known to support them.
-	KeyfilePaths []string
+	// Install holds the installer, network, CA, hook and merged live
+	// config options.
+	Install InstallOptions
 	// Kargs edits the image's default kernel arguments; an empty edit
 	// leaves the karg areas untouched.
 	Kargs KargsEdit
@@ -161,8 +163,10 @@ type Customization struct {
 	Force bool
 }
 
-// Customize returns the changes that apply c. Without Force, an image with
-// a config, keyfiles or non-default kargs is refused.
+// Customize returns the changes that apply c ("iso customize" and
+// "build"). Without Force, an image with a config, keyfiles or non-default
+// kargs is refused. Every input is read, checked and turned into area bytes
+// here, before anything is written.
 func (im *Image) Customize(c Customization) (Changes, error) {
 	if !c.Force {
 		done, err := im.Customized()
@@ -173,21 +177,19 @@ func (im *Image) Customize(c Customization) (Changes, error) {
 			return Changes{}, ErrCustomized
 		}
 	}
-	m := initrd.Files{}
-	if c.Config != nil {
-		m[ConfigMember] = c.Config
+	f, err := im.Features()
+	if err != nil {
+		return Changes{}, err
 	}
-	if len(c.KeyfilePaths) > 0 {
-		if err := im.CheckNetworkFeature(); err != nil {
-			return Changes{}, err
+	m, err := c.Install.Members(f)
+	if err != nil {
+		return Changes{}, err
+	}
+	if c.Config != nil {
+		if _, ok := m[ConfigMember]; ok {
+			return Changes{}, errors.New("a config embedded as is cannot be combined with options that generate a live config; merge it instead (--live-ignition)")
 		}
-		keyfiles, err := ReadKeyfiles(c.KeyfilePaths)
-		if err != nil {
-			return Changes{}, err
-		}
-		for _, k := range keyfiles {
-			m[NetworkDir+k.Name] = k.Data
-		}
+		m[ConfigMember] = c.Config
 	}
 	ch := Changes{Members: m}
 	if !c.Kargs.Empty() {

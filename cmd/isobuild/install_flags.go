@@ -1,0 +1,110 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/isobuild/isobuild/pkg/embed"
+)
+
+// onceString is a string flag that may be given only once.
+type onceString struct {
+	name  string
+	value string
+	set   bool
+}
+
+func (o *onceString) String() string { return o.value }
+func (o *onceString) Type() string   { return "string" }
+func (o *onceString) Set(v string) error {
+	if o.set {
+		return fmt.Errorf("--%s may be given only once", o.name)
+	}
+	o.value, o.set = v, true
+	return nil
+}
+
+// installFlags are the installer customization options shared by
+// "iso customize", "pxe customize" and "build".
+type installFlags struct {
+	destIgnition    []string
+	destDevice      onceString
+	destConsole     []string
+	destKargAppend  []string
+	destKargDelete  []string
+	networkKeyfile  []string
+	networkNmstate  []string
+	ignitionCA      []string
+	preInstall      []string
+	postInstall     []string
+	installerConfig []string
+	liveIgnition    []string
+}
+
+// add registers the flags; liveIgnition only where the command has no
+// live config option of its own.
+func (f *installFlags) add(fs *pflag.FlagSet, liveIgnition bool) {
+	f.destDevice.name = "dest-device"
+	fs.StringArrayVar(&f.destIgnition, "dest-ignition", nil, "install with Ignition config `PATH` (repeatable; several are merged)")
+	fs.Var(&f.destDevice, "dest-device", "install unattended to disk `DEV` (e.g. /dev/sda), without confirmation")
+	fs.StringArrayVar(&f.destConsole, "dest-console", nil, "kernel and bootloader console `SPEC` of the installed system, e.g. ttyS0,115200n8 or tty0 (repeatable)")
+	fs.StringArrayVar(&f.destKargAppend, "dest-karg-append", nil, "append kernel argument `KARG` on the installed system (repeatable)")
+	fs.StringArrayVar(&f.destKargDelete, "dest-karg-delete", nil, "delete kernel argument `KARG` on the installed system (repeatable)")
+	fs.StringArrayVar(&f.networkKeyfile, "network-keyfile", nil, "NetworkManager keyfile `PATH` for the live system, copied to the installed one (repeatable)")
+	fs.StringArrayVar(&f.networkNmstate, "network-nmstate", nil, "Nmstate file `PATH` turned into keyfiles with nmstatectl (repeatable)")
+	fs.StringArrayVar(&f.ignitionCA, "ignition-ca", nil, "trust the CA certificate in `PATH` for Ignition fetches, live and installed (repeatable)")
+	fs.StringArrayVar(&f.preInstall, "pre-install", nil, "run script `PATH` before installing (repeatable)")
+	fs.StringArrayVar(&f.postInstall, "post-install", nil, "run script `PATH` after installing (repeatable)")
+	fs.StringArrayVar(&f.installerConfig, "installer-config", nil, "coreos-installer config file `PATH` (YAML; repeatable)")
+	if liveIgnition {
+		fs.StringArrayVar(&f.liveIgnition, "live-ignition", nil, "merge Ignition config `PATH` into the live system's config (repeatable)")
+	}
+}
+
+func sources(paths []string) []embed.Source {
+	var out []embed.Source
+	for _, p := range paths {
+		out = append(out, embed.Source{Path: p})
+	}
+	return out
+}
+
+// options turns the flags into engine options; console specs are checked
+// here, as usage errors.
+func (f *installFlags) options(s *streams, tool string) (embed.InstallOptions, error) {
+	o := embed.InstallOptions{
+		DestIgnition:    sources(f.destIgnition),
+		DestDevice:      f.destDevice.value,
+		DestKargAppend:  f.destKargAppend,
+		DestKargDelete:  f.destKargDelete,
+		NetworkKeyfile:  sources(f.networkKeyfile),
+		NetworkNmstate:  sources(f.networkNmstate),
+		IgnitionCA:      sources(f.ignitionCA),
+		PreInstall:      sources(f.preInstall),
+		PostInstall:     sources(f.postInstall),
+		InstallerConfig: sources(f.installerConfig),
+		LiveIgnition:    sources(f.liveIgnition),
+		Warn:            s.err,
+		Tool:            tool,
+	}
+	for _, spec := range f.destConsole {
+		c, err := embed.ParseConsole(spec)
+		if err != nil {
+			return o, usageError{fmt.Errorf("--dest-console: %w", err)}
+		}
+		o.DestConsole = append(o.DestConsole, c)
+	}
+	return o, nil
+}
+
+// generatesLiveConfig reports whether options other than keyfiles are set,
+// which makes the engine generate a live config.
+func (f *installFlags) generatesLiveConfig() bool {
+	return len(f.destIgnition) > 0 || f.destDevice.set || len(f.destConsole) > 0 || len(f.destKargAppend) > 0 ||
+		len(f.destKargDelete) > 0 || len(f.networkNmstate) > 0 || len(f.ignitionCA) > 0 || len(f.preInstall) > 0 ||
+		len(f.postInstall) > 0 || len(f.installerConfig) > 0 || len(f.liveIgnition) > 0
+}
+
+var errNoOutput = errors.New("-o/--output is required")

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/isobuild/isobuild/internal/output"
+	"github.com/isobuild/isobuild/pkg/embed"
+	"github.com/isobuild/isobuild/pkg/initrd"
+)
+
+func newPXECmd(s *streams) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "pxe",
+		Short: "Customize CoreOS live PXE initramfs images (coreos-installer compatible)",
+	}
+	c.AddCommand(newPXECustomizeCmd(s), newPXEIgnitionCmd(s), newPXENetworkCmd(s))
+	return c
+}
+
+func newPXECustomizeCmd(s *streams) *cobra.Command {
+	var f installFlags
+	var out string
+	c := &cobra.Command{
+		Use:   "customize [options] -o OUT LIVE-INITRAMFS",
+		Short: "Customize a live PXE initramfs: unattended install, network, CA, hooks",
+		Long: `Write a customized copy of a CoreOS live initramfs (the *-live-initramfs.*.img
+of a release, or the file "isobuild iso extract pxe" writes). The options
+are those of "iso customize" without the live kernel arguments; their result
+is appended to the unchanged input as one more initramfs archive. The input
+must be a pristine live initramfs.
+
+A live Ignition config in a PXE initramfs only applies when the PXE setup
+passes the kernel arguments ignition.firstboot ignition.platform.id=metal.`,
+		Example: `  isobuild pxe customize --dest-device /dev/sda --dest-ignition dest.ign \
+      -o custom-initramfs.img fedora-coreos-live-initramfs.x86_64.img`,
+		Args: exactArgs(1, "one live initramfs"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return usageError{errNoOutput}
+			}
+			opts, err := f.options(s, "pxe customize")
+			if err != nil {
+				return err
+			}
+			in, err := os.Open(args[0])
+			if err != nil {
+				return fmt.Errorf("opening %s: %w", args[0], err)
+			}
+			defer in.Close()
+			st, err := in.Stat()
+			if err != nil {
+				return err
+			}
+			extra, err := embed.CustomizePXE(in, opts)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			write := func(w io.Writer) error {
+				if err := embed.CopyRange(w, in, 0, st.Size()); err != nil {
+					return err
+				}
+				_, err := w.Write(extra)
+				return err
+			}
+			if out == output.Stdout {
+				if err := output.RefuseTerminal(s.out); err != nil {
+					return err
+				}
+				return write(s.out)
+			}
+			return output.CreateNew(out, func(f *os.File) error { return write(f) })
+		},
+	}
+	f.add(c.Flags(), true)
+	c.Flags().StringVarP(&out, "output", "o", "", "write the customized initramfs to `PATH` (must not exist) or - for stdout (required)")
+	return c
+}
+
+// writeBlob writes data to path (overwriting it, as coreos-installer's pxe
+// wrap commands do) or, when path is empty, to stdout unless it is a
+// terminal.
+func writeBlob(s *streams, path string, data []byte) error {
+	if path == "" || path == output.Stdout {
+		if err := output.RefuseTerminal(s.out); err != nil {
+			return err
+		}
+		_, err := s.out.Write(data)
+		return err
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return fmt.Errorf("writing %w", err)
+	}
+	return nil
+}
+
+// openInput opens a file argument, or stdin when there is none or it is "-".
+func openInput(s *streams, args []string) (io.Reader, func(), error) {
+	if len(args) == 0 || args[0] == "-" {
+		return s.in, func() {}, nil
+	}
+	f, err := os.Open(args[0])
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening %s: %w", args[0], err)
+	}
+	return f, func() { f.Close() }, nil
+}
+
+func maxArgs(n int, names string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > n {
+			return usageError{fmt.Errorf("%s takes at most %s (see '%s --help')", cmd.CommandPath(), names, cmd.CommandPath())}
+		}
+		return nil
+	}
+}
+
+func newPXEIgnitionCmd(s *streams) *cobra.Command {
+	c := &cobra.Command{Use: "ignition", Short: "Wrap a live Ignition config in an initramfs, or get it back"}
+	var cfg, out string
+	wrap := &cobra.Command{
+		Use:   "wrap [-i CONFIG] [-o OUT]",
+		Short: "Write an initramfs archive holding an Ignition config",
+		Long: `Write an initramfs archive (xz-compressed cpio) holding the config as
+config.ign. Load it as an extra initrd after the live initramfs in the PXE
+setup. The config is stored byte for byte. -o overwrites an existing file.`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			config, err := readInput(cfg, s.in)
+			if err != nil {
+				return err
+			}
+			data, err := embed.WrapIgnition(config)
+			if err != nil {
+				return err
+			}
+			return writeBlob(s, out, data)
+		},
+	}
+	wrap.Flags().StringVarP(&cfg, "ignition-file", "i", "", "Ignition config to wrap (default: stdin)")
+	wrap.Flags().StringVarP(&out, "output", "o", "", "write to `PATH` (default: stdout)")
+	unwrap := &cobra.Command{
+		Use:   "unwrap [INITRAMFS]",
+		Short: "Print the Ignition config of an initramfs (default: stdin)",
+		Args:  maxArgs(1, "one initramfs"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, done, err := openInput(s, args)
+			if err != nil {
+				return err
+			}
+			defer done()
+			config, err := embed.UnwrapIgnition(r)
+			if err != nil {
+				return err
+			}
+			_, err = s.out.Write(config)
+			return err
+		},
+	}
+	c.AddCommand(wrap, unwrap)
+	return c
+}
+
+func newPXENetworkCmd(s *streams) *cobra.Command {
+	c := &cobra.Command{Use: "network", Short: "Wrap NetworkManager keyfiles in an initramfs, or get them back"}
+	var keyfiles []string
+	var out string
+	wrap := &cobra.Command{
+		Use:   "wrap -k KEYFILE [-k KEYFILE]... [-o OUT]",
+		Short: "Write an initramfs archive holding NetworkManager keyfiles",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(keyfiles) == 0 {
+				return usageError{errors.New("at least one -k/--keyfile is required")}
+			}
+			data, err := embed.WrapNetwork(keyfiles)
+			if err != nil {
+				return err
+			}
+			return writeBlob(s, out, data)
+		},
+	}
+	wrap.Flags().StringArrayVarP(&keyfiles, "keyfile", "k", nil, "NetworkManager keyfile `PATH` (repeatable)")
+	wrap.Flags().StringVarP(&out, "output", "o", "", "write to `PATH` (default: stdout)")
+	var dir string
+	unwrap := &cobra.Command{
+		Use:   "unwrap [-C DIR] [INITRAMFS]",
+		Short: "Print or write the keyfiles of an initramfs (default: stdin)",
+		Args:  maxArgs(1, "one initramfs"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, done, err := openInput(s, args)
+			if err != nil {
+				return err
+			}
+			defer done()
+			files, err := embed.UnwrapNetwork(r)
+			if err != nil {
+				return err
+			}
+			return extractKeyfiles(s, files, dir)
+		},
+	}
+	unwrap.Flags().StringVarP(&dir, "directory", "C", "", "write the keyfiles into `DIR` instead of printing them")
+	c.AddCommand(wrap, unwrap)
+	return c
+}
+
+// extractKeyfiles prints keyfiles, or writes them into dir when it is set.
+func extractKeyfiles(s *streams, files initrd.Files, dir string) error {
+	if len(files) == 0 {
+		return embed.ErrNoNetwork
+	}
+	if dir == "" {
+		for i, name := range files.Names() {
+			if i > 0 {
+				fmt.Fprintln(s.out)
+			}
+			fmt.Fprintf(s.out, "########## %s ##########\n", filepath.Base(name))
+			if _, err := s.out.Write(files[name]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	for _, name := range files.Names() {
+		p := filepath.Join(dir, filepath.Base(name))
+		if err := writeExclusive(p, files[name], 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintln(s.out, p)
+	}
+	return nil
+}
