@@ -26,9 +26,20 @@ always writes a new image (-o PATH, or -o - for stdout).
 
 The live system applies the config when it boots from the new ISO (BIOS or
 UEFI, CD or USB stick). An image that is already customized is refused
-unless -f is given; then its old customizations are replaced.`
+unless -f is given; then its old customizations are replaced.
 
-const buildExample = `  # Butane config, serial console, to a new file:
+Installer ISOs: with --dest-device and --dest-butane (or --dest-ignition)
+the live system installs CoreOS to that disk unattended, with that config,
+when it boots. The other --dest-*, --ignition-ca, --pre-install,
+--post-install, --installer-config and --network-* options are those of
+"isobuild iso customize" (and coreos-installer's); with any of them the
+--butane/--ignition config is merged into the live config they generate.`
+
+const buildExample = `  # Installer USB stick: installs to /dev/sda with install.bu, static IP:
+  isobuild build --dest-butane install.bu --dest-device /dev/sda \
+      --network-keyfile eth0.nmconnection -o installer.iso fedora-coreos-live.x86_64.iso
+
+  # Butane config, serial console, to a new file:
   isobuild build --butane config.bu --karg-append console=ttyS0,115200n8 \
       -o custom.iso fedora-coreos-live.x86_64.iso
 

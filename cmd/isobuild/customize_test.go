@@ -383,3 +383,32 @@ func TestISOCustomizeBadInput(t *testing.T) {
 		t.Fatal("--live-karg-delete did not delete")
 	}
 }
+
+// The README's homelab installer example.
+func TestHomelabInstaller(t *testing.T) {
+	iso := fixture.ISO(t, "embed-areas-2023-07.x86_64.iso")
+	out := filepath.Join(t.TempDir(), "homelab.iso")
+	ok(t, nil, "build", "--dest-butane", "../../examples/homelab-install.bu", "--dest-device", "/dev/sda",
+		"--network-keyfile", "../../examples/eth0.nmconnection", "--dest-console", "ttyS0,115200n8", "-o", out, iso)
+	c := parseLive(t, ok(t, nil, "iso", "ignition", "show", out).stdout)
+	files := map[string][]byte{}
+	for _, f := range c.Storage.Files {
+		files[f.Path] = f.Contents.data(t)
+	}
+	want, _, err := butane.Translate("homelab-install.bu", readFile(t, "../../examples/homelab-install.bu"), butane.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonEqual(t, files["/etc/coreos/dest.ign"], want)
+	var inst map[string]any
+	if err := yaml.Unmarshal(files["/etc/coreos/installer.d/0000-customize.yaml"], &inst); err != nil {
+		t.Fatal(err)
+	}
+	wantInst := map[string]any{"ignition-file": "/etc/coreos/dest.ign", "console": []any{"ttyS0,115200n8"}, "copy-network": true, "dest-device": "/dev/sda"}
+	if !reflect.DeepEqual(inst, wantInst) {
+		t.Fatalf("installer config %v, want %v", inst, wantInst)
+	}
+	if got := ok(t, nil, "iso", "network", "extract", out).stdout; !bytes.Contains(got, []byte("address1=10.0.2.15/24,10.0.2.2")) {
+		t.Fatalf("live keyfile missing: %q", got)
+	}
+}

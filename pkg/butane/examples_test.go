@@ -60,6 +60,15 @@ func containsAll(subs ...string) func(*testing.T, string) {
 }
 
 var exampleWants = map[string]exampleWant{
+	"homelab-install.bu": {
+		users: map[string][]string{"core": nil},
+		files: map[string]int{"/etc/hostname": 0o644, "/etc/NetworkManager/system-connections/lan.nmconnection": 0o600},
+		contents: map[string]func(*testing.T, string){
+			"/etc/hostname": equals("homelab-1\n"),
+			"/etc/NetworkManager/system-connections/lan.nmconnection": containsAll(
+				"[connection]\n", "id=lan\n", "method=manual\n", "address1=192.168.1.50/24,192.168.1.1\n", "dns=192.168.1.1;\n"),
+		},
+	},
 	"ssh-hostname.bu": {
 		users:    map[string][]string{"core": nil},
 		files:    map[string]int{"/etc/hostname": 0o644},
