@@ -16,8 +16,9 @@ import (
 // non-zero data after its TRAILER!!! entry.
 var ErrTrailingGarbage = errors.New("found trailing garbage inside compressed archive")
 
-// zstdMaxWindow is the largest zstd window the kernel's decompressor accepts
-// (ZSTD_WINDOWLOG_MAX = 27 in lib/decompress_unzstd.c).
+// zstdMaxWindow bounds the zstd window (and so the decoder's memory); 128 MiB
+// is the limit of the kernel's own zstd initramfs decompressor
+// (lib/decompress_unzstd.c).
 const zstdMaxWindow = 128 << 20
 
 // Magic numbers of compression formats the kernel may accept but Decode
@@ -52,6 +53,11 @@ var unsupportedMagic = []struct {
 //
 // Decode streams: besides the result it holds at most one member's data and
 // the decompressors' buffers in memory.
+//
+// Not supported: xz filters other than a lone LZMA2 (such as BCJ), zstd
+// dictionaries, and the bzip2, lzma, lz4 and lzo formats (reported by name).
+// Hard links are not resolved: each entry yields its own data, so the earlier
+// names of a GNU cpio hard-link group come out empty.
 func Decode(r io.Reader, keep func(name string) bool) (Files, error) {
 	d := &decoder{files: Files{}, keep: keep}
 	d.cr = &countingReader{r: r}
