@@ -83,7 +83,7 @@ func newBuildCmd(s *streams) *cobra.Command {
 	o.install.add(f, false)
 	f.BoolVarP(&o.force, "force", "f", false, "replace the customizations of an already customized ISO")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "do not print the summary of what was written")
-	f.StringVarP(&o.out, "output", "o", "", "write the new ISO to `PATH` (must not exist) or - for stdout (required)")
+	addOutput(f, &o.out, "write the new ISO to `PATH` (must not exist) or - for stdout (required)")
 	return c
 }
 
@@ -113,7 +113,7 @@ func runBuild(s *streams, o buildOptions, isoPath string) error {
 		return err
 	}
 	for _, p := range o.destButane {
-		src, err := readInput(p, s.in)
+		src, err := s.readInput("--dest-butane", p)
 		if err != nil {
 			return err
 		}
@@ -123,7 +123,7 @@ func runBuild(s *streams, o buildOptions, isoPath string) error {
 		}
 		install.DestIgnition = append(install.DestIgnition, embed.Source{Path: displayName(p), Data: ign})
 	}
-	custom := embed.Customization{Config: config, Install: install, Kargs: o.kargs, Force: o.force}
+	custom := embed.Customization{Config: config, Install: install, Kargs: o.kargs, Force: o.force, ResetKargs: true}
 	if config != nil && (o.install.generatesLiveConfig() || len(o.destButane) > 0) {
 		// Other options generate a live config: merge the user's into it.
 		custom.Install.LiveIgnition = []embed.Source{{Path: configName(o), Data: config}}
@@ -159,7 +159,7 @@ func runBuild(s *streams, o buildOptions, isoPath string) error {
 	if o.install.destDevice.set {
 		fmt.Fprintf(info, "  installs to:          %s\n", o.install.destDevice.value)
 	}
-	if newKargs != nil {
+	if newKargs != nil && !o.kargs.Empty() {
 		fmt.Fprintf(info, "  kernel arguments:     %s\n", *newKargs)
 	}
 	return nil
@@ -172,7 +172,7 @@ func loadConfig(s *streams, o buildOptions) ([]byte, error) {
 	var raw []byte
 	switch {
 	case o.butane != "":
-		src, err := readInput(o.butane, s.in)
+		src, err := s.readInput("--butane", o.butane)
 		if err != nil {
 			return nil, err
 		}
@@ -181,7 +181,7 @@ func loadConfig(s *streams, o buildOptions) ([]byte, error) {
 			return nil, err
 		}
 	case o.ignition != "":
-		src, err := readInput(o.ignition, s.in)
+		src, err := s.readInput("--ignition", o.ignition)
 		if err != nil {
 			return nil, err
 		}

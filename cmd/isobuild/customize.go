@@ -59,6 +59,6 @@ func newISOCustomizeCmd(s *streams) *cobra.Command {
 	c.Flags().StringArrayVar(&live.Delete, "live-karg-delete", nil, "delete live kernel argument `KARG` (repeatable)")
 	c.Flags().StringArrayVar(&live.Replace, "live-karg-replace", nil, "replace live kernel argument `KEY=OLD=NEW` (repeatable)")
 	c.Flags().BoolVarP(&force, "force", "f", false, "replace existing customizations")
-	c.Flags().StringVarP(&out, "output", "o", "", outputHelp)
+	addOutput(c.Flags(), &out, outputHelp)
 	return c
 }

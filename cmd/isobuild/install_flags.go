@@ -26,6 +26,30 @@ func (o *onceString) Set(v string) error {
 	return nil
 }
 
+// outputFlag is an -o/--output value: a path or "-". An empty value is an
+// error, so that "-o $UNSET" never turns into an in-place change.
+type outputFlag struct{ value *string }
+
+func (o outputFlag) String() string {
+	if o.value == nil {
+		return ""
+	}
+	return *o.value
+}
+func (o outputFlag) Type() string { return "PATH" }
+func (o outputFlag) Set(v string) error {
+	if v == "" {
+		return errors.New("needs a path, or - for stdout")
+	}
+	*o.value = v
+	return nil
+}
+
+// addOutput registers -o/--output.
+func addOutput(fs *pflag.FlagSet, p *string, usage string) {
+	fs.VarP(outputFlag{p}, "output", "o", usage)
+}
+
 // installFlags are the installer customization options shared by
 // "iso customize", "pxe customize" and "build".
 type installFlags struct {
@@ -63,31 +87,58 @@ func (f *installFlags) add(fs *pflag.FlagSet, liveIgnition bool) {
 	}
 }
 
-func sources(paths []string) []embed.Source {
+// sources turns paths into engine inputs. "-" reads stdin where stdin
+// makes sense (configs and certificates); options whose file name matters
+// (keyfiles, hooks, installer configs) need a real file.
+func (s *streams) sources(option string, paths []string, stdinOK bool) ([]embed.Source, error) {
 	var out []embed.Source
 	for _, p := range paths {
-		out = append(out, embed.Source{Path: p})
+		if p != "-" {
+			out = append(out, embed.Source{Path: p})
+			continue
+		}
+		if !stdinOK {
+			return nil, usageError{fmt.Errorf("%s needs a file: its name is used in the image", option)}
+		}
+		data, err := s.readInput(option, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, embed.Source{Path: "<stdin>", Data: data})
 	}
-	return out
+	return out, nil
 }
 
 // options turns the flags into engine options; console specs are checked
 // here, as usage errors.
 func (f *installFlags) options(s *streams, tool string) (embed.InstallOptions, error) {
 	o := embed.InstallOptions{
-		DestIgnition:    sources(f.destIgnition),
-		DestDevice:      f.destDevice.value,
-		DestKargAppend:  f.destKargAppend,
-		DestKargDelete:  f.destKargDelete,
-		NetworkKeyfile:  sources(f.networkKeyfile),
-		NetworkNmstate:  sources(f.networkNmstate),
-		IgnitionCA:      sources(f.ignitionCA),
-		PreInstall:      sources(f.preInstall),
-		PostInstall:     sources(f.postInstall),
-		InstallerConfig: sources(f.installerConfig),
-		LiveIgnition:    sources(f.liveIgnition),
-		Warn:            s.err,
-		Tool:            tool,
+		DestDevice:     f.destDevice.value,
+		DestKargAppend: f.destKargAppend,
+		DestKargDelete: f.destKargDelete,
+		Warn:           s.err,
+		Tool:           tool,
+	}
+	for _, in := range []struct {
+		option  string
+		paths   []string
+		stdinOK bool
+		dst     *[]embed.Source
+	}{
+		{"--dest-ignition", f.destIgnition, true, &o.DestIgnition},
+		{"--network-keyfile", f.networkKeyfile, false, &o.NetworkKeyfile},
+		{"--network-nmstate", f.networkNmstate, false, &o.NetworkNmstate},
+		{"--ignition-ca", f.ignitionCA, true, &o.IgnitionCA},
+		{"--pre-install", f.preInstall, false, &o.PreInstall},
+		{"--post-install", f.postInstall, false, &o.PostInstall},
+		{"--installer-config", f.installerConfig, false, &o.InstallerConfig},
+		{"--live-ignition", f.liveIgnition, true, &o.LiveIgnition},
+	} {
+		srcs, err := s.sources(in.option, in.paths, in.stdinOK)
+		if err != nil {
+			return o, err
+		}
+		*in.dst = srcs
 	}
 	for _, spec := range f.destConsole {
 		c, err := embed.ParseConsole(spec)

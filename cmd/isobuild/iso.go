@@ -11,9 +11,10 @@ import (
 
 	"github.com/isobuild/isobuild/internal/output"
 	"github.com/isobuild/isobuild/pkg/embed"
+	"github.com/isobuild/isobuild/pkg/iso"
 )
 
-const outputHelp = `write the result to PATH (which must not exist) or "-" for stdout; without -o the ISO is modified in place`
+const outputHelp = "write the result to `PATH` (which must not exist) or - for stdout; without -o the ISO is modified in place"
 
 func newISOCmd(s *streams) *cobra.Command {
 	c := &cobra.Command{
@@ -47,7 +48,7 @@ in the image are kept.`,
   butane config.bu | isobuild iso ignition embed live.iso`,
 		Args: exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			config, err := readInput(cfgPath, s.in)
+			config, err := s.readInput("--ignition-file", cfgPath)
 			if err != nil {
 				return err
 			}
@@ -58,7 +59,7 @@ in the image are kept.`,
 	}
 	embedCmd.Flags().StringVarP(&cfgPath, "ignition-file", "i", "", "Ignition config to embed (default: stdin)")
 	embedCmd.Flags().BoolVarP(&force, "force", "f", false, "replace an existing embedded config")
-	embedCmd.Flags().StringVarP(&out, "output", "o", "", outputHelp)
+	addOutput(embedCmd.Flags(), &out, outputHelp)
 
 	showCmd := &cobra.Command{
 		Use:   "show ISO",
@@ -90,7 +91,7 @@ in the image are kept.`,
 			})
 		},
 	}
-	removeCmd.Flags().StringVarP(&rmOut, "output", "o", "", outputHelp)
+	addOutput(removeCmd.Flags(), &rmOut, outputHelp)
 	c.AddCommand(embedCmd, showCmd, removeCmd)
 	return c
 }
@@ -141,7 +142,7 @@ whole arguments only: "-d foo" leaves "foo=bar" alone.`,
 	modifyCmd.Flags().StringArrayVarP(&edit.Append, "append", "a", nil, "append kernel argument `KARG` (repeatable)")
 	modifyCmd.Flags().StringArrayVarP(&edit.Delete, "delete", "d", nil, "delete kernel argument `KARG` (repeatable)")
 	modifyCmd.Flags().StringArrayVarP(&edit.Replace, "replace", "r", nil, "replace `KEY=OLD=NEW` (repeatable)")
-	modifyCmd.Flags().StringVarP(&out, "output", "o", "", outputHelp)
+	addOutput(modifyCmd.Flags(), &out, outputHelp)
 
 	var resetOut string
 	resetCmd := &cobra.Command{
@@ -154,7 +155,7 @@ whole arguments only: "-d foo" leaves "foo=bar" alone.`,
 			})
 		},
 	}
-	resetCmd.Flags().StringVarP(&resetOut, "output", "o", "", outputHelp)
+	addOutput(resetCmd.Flags(), &resetOut, outputHelp)
 	c.AddCommand(showCmd, modifyCmd, resetCmd)
 	return c
 }
@@ -184,7 +185,7 @@ already in the image are replaced; an embedded Ignition config stays.`,
 	}
 	embedCmd.Flags().StringArrayVarP(&keyfiles, "keyfile", "k", nil, "NetworkManager keyfile `PATH` to embed (repeatable)")
 	embedCmd.Flags().BoolVarP(&force, "force", "f", false, "replace existing keyfiles")
-	embedCmd.Flags().StringVarP(&out, "output", "o", "", outputHelp)
+	addOutput(embedCmd.Flags(), &out, outputHelp)
 
 	var dir string
 	extractCmd := &cobra.Command{
@@ -212,7 +213,7 @@ already in the image are replaced; an embedded Ignition config stays.`,
 			})
 		},
 	}
-	removeCmd.Flags().StringVarP(&rmOut, "output", "o", "", outputHelp)
+	addOutput(removeCmd.Flags(), &rmOut, outputHelp)
 	c.AddCommand(embedCmd, extractCmd, removeCmd)
 	return c
 }
@@ -230,7 +231,7 @@ func newISOResetCmd(s *streams) *cobra.Command {
 			})
 		},
 	}
-	c.Flags().StringVarP(&out, "output", "o", "", outputHelp)
+	addOutput(c.Flags(), &out, outputHelp)
 	return c
 }
 
@@ -249,11 +250,15 @@ example fedora-coreos-live.x86_64-vmlinuz. Existing files are not overwritten.`,
 				return fmt.Errorf("opening %s: %w", args[0], err)
 			}
 			defer f.Close()
-			im, _, err := output.OpenImage(f)
+			st, err := f.Stat()
 			if err != nil {
 				return err
 			}
-			paths, err := extractPXE(im, f, args[0], dir)
+			img, err := iso.Open(f, st.Size())
+			if err != nil {
+				return fmt.Errorf("%s: parsing ISO9660 image: %w", args[0], err)
+			}
+			paths, err := extractPXE(img, f, args[0], dir)
 			for _, p := range paths {
 				fmt.Fprintln(s.out, p)
 			}
@@ -266,8 +271,8 @@ example fedora-coreos-live.x86_64-vmlinuz. Existing files are not overwritten.`,
 }
 
 // extractPXE copies the files of images/pxeboot next to each other in dir.
-func extractPXE(im *embed.Image, f *os.File, isoPath, dir string) ([]string, error) {
-	recs, err := im.ISO.ReadDir(embed.PXEDir)
+func extractPXE(img *iso.Image, f *os.File, isoPath, dir string) ([]string, error) {
+	recs, err := img.ReadDir(embed.PXEDir)
 	if err != nil {
 		return nil, fmt.Errorf("%w (%s: %w)", embed.ErrUnrecognized, embed.PXEDir, err)
 	}

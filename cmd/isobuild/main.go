@@ -16,11 +16,11 @@ import (
 
 func main() {
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	go func() {
 		s := <-sigs
 		output.RemovePending()
-		fmt.Fprintf(os.Stderr, "isobuild: stopped by %v; no output was written\n", s)
+		fmt.Fprintf(os.Stderr, "isobuild: stopped by %v; no new output file was left behind\n", s)
 		os.Exit(130)
 	}()
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))

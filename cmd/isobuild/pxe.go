@@ -78,7 +78,7 @@ passes the kernel arguments ignition.firstboot ignition.platform.id=metal.`,
 		},
 	}
 	f.add(c.Flags(), true)
-	c.Flags().StringVarP(&out, "output", "o", "", "write the customized initramfs to `PATH` (must not exist) or - for stdout (required)")
+	addOutput(c.Flags(), &out, "write the customized initramfs to `PATH` (must not exist) or - for stdout (required)")
 	return c
 }
 
@@ -131,7 +131,7 @@ config.ign. Load it as an extra initrd after the live initramfs in the PXE
 setup. The config is stored byte for byte. -o overwrites an existing file.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			config, err := readInput(cfg, s.in)
+			config, err := s.readInput("--ignition-file", cfg)
 			if err != nil {
 				return err
 			}
@@ -143,7 +143,7 @@ setup. The config is stored byte for byte. -o overwrites an existing file.`,
 		},
 	}
 	wrap.Flags().StringVarP(&cfg, "ignition-file", "i", "", "Ignition config to wrap (default: stdin)")
-	wrap.Flags().StringVarP(&out, "output", "o", "", "write to `PATH` (default: stdout)")
+	addOutput(wrap.Flags(), &out, "write to `PATH` (default: stdout)")
 	unwrap := &cobra.Command{
 		Use:   "unwrap [INITRAMFS]",
 		Short: "Print the Ignition config of an initramfs (default: stdin)",
@@ -186,7 +186,7 @@ func newPXENetworkCmd(s *streams) *cobra.Command {
 		},
 	}
 	wrap.Flags().StringArrayVarP(&keyfiles, "keyfile", "k", nil, "NetworkManager keyfile `PATH` (repeatable)")
-	wrap.Flags().StringVarP(&out, "output", "o", "", "write to `PATH` (default: stdout)")
+	addOutput(wrap.Flags(), &out, "write to `PATH` (default: stdout)")
 	var dir string
 	unwrap := &cobra.Command{
 		Use:   "unwrap [-C DIR] [INITRAMFS]",

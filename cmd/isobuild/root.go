@@ -54,6 +54,8 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 type streams struct {
 	in       io.Reader
 	out, err io.Writer
+	// stdinBy names the option that consumed stdin, if any.
+	stdinBy string
 }
 
 // exactArgs is cobra.ExactArgs with a usage error.
@@ -67,10 +69,15 @@ func exactArgs(n int, names string) cobra.PositionalArgs {
 }
 
 // readInput reads a whole file, or stdin for "-" or "". It works on pipes
-// such as bash's /dev/fd/63.
-func readInput(path string, stdin io.Reader) ([]byte, error) {
+// such as bash's /dev/fd/63. Stdin can be read by one option only; what
+// names the option in the error.
+func (s *streams) readInput(what, path string) ([]byte, error) {
 	if path == "" || path == "-" {
-		b, err := io.ReadAll(stdin)
+		if s.stdinBy != "" {
+			return nil, usageError{fmt.Errorf("%s and %s both read standard input (-); give one of them a file", s.stdinBy, what)}
+		}
+		s.stdinBy = what
+		b, err := io.ReadAll(s.in)
 		if err != nil {
 			return nil, fmt.Errorf("reading standard input: %w", err)
 		}

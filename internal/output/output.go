@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/isobuild/isobuild/pkg/embed"
@@ -81,6 +82,11 @@ func RemovePending() {
 // with an error containing "File exists". On any failure nothing is left
 // behind.
 func CreateNew(path string, fill func(*os.File) error) (err error) {
+	// Fail early rather than after copying a whole image; the final
+	// no-replace rename is what really guards against clobbering.
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("creating %s: File exists (%w)", path, os.ErrExist)
+	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, TempPrefix+"*")
 	if err != nil {
@@ -109,7 +115,7 @@ func CreateNew(path string, fill func(*os.File) error) (err error) {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("closing %s: %w", name, err)
 	}
-	if err := os.Link(name, path); err != nil {
+	if err := renameNoReplace(name, path); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			// coreos-installer scripts match the capitalised OS text.
 			return fmt.Errorf("creating %s: File exists (%w)", path, err)
@@ -117,6 +123,24 @@ func CreateNew(path string, fill func(*os.File) error) (err error) {
 		return fmt.Errorf("creating %s: %w", path, err)
 	}
 	return nil
+}
+
+// renameNoReplace moves oldpath to newpath unless newpath exists. It uses
+// renameat2(RENAME_NOREPLACE), which also works on file systems without
+// hard links (vfat, exFAT); where the kernel or file system lacks it, a
+// hard link followed by removing oldpath does the same job.
+func renameNoReplace(oldpath, newpath string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, oldpath, unix.AT_FDCWD, newpath, unix.RENAME_NOREPLACE)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EOPNOTSUPP) {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	if err := os.Link(oldpath, newpath); err != nil {
+		return err
+	}
+	return os.Remove(oldpath)
 }
 
 var umaskOnce = sync.OnceValue(func() os.FileMode {

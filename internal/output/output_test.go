@@ -109,3 +109,23 @@ func TestRefuseTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestRenameNoReplace(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	os.WriteFile(a, []byte("a"), 0o644)
+	os.WriteFile(b, []byte("b"), 0o644)
+	if err := renameNoReplace(a, b); !errors.Is(err, os.ErrExist) {
+		t.Fatalf("rename over an existing file: %v", err)
+	}
+	if got, _ := os.ReadFile(b); string(got) != "b" {
+		t.Fatal("existing file replaced")
+	}
+	c := filepath.Join(dir, "c")
+	if err := renameNoReplace(a, c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(a); !os.IsNotExist(err) {
+		t.Fatal("source still there after the rename")
+	}
+}

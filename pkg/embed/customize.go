@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -50,11 +51,7 @@ func (s Source) read() ([]byte, error) {
 	if s.Data != nil {
 		return s.Data, nil
 	}
-	b, err := os.ReadFile(s.Path)
-	if err != nil {
-		return nil, fmt.Errorf("reading %w", err)
-	}
-	return b, nil
+	return os.ReadFile(s.Path)
 }
 
 func (s Source) base() (string, error) {
@@ -64,6 +61,9 @@ func (s Source) base() (string, error) {
 	}
 	return name, nil
 }
+
+// unitNameRE matches hook names that make valid systemd unit names.
+var unitNameRE = regexp.MustCompile(`^[A-Za-z0-9:_.-]+$`)
 
 // InstallOptions are the options of "iso customize" and "pxe customize":
 // an unattended installer, network settings, CAs, hooks and live configs.
@@ -435,6 +435,9 @@ func (o InstallOptions) Members(f Features) (initrd.Files, error) {
 			name, err := s.base()
 			if err != nil {
 				return nil, err
+			}
+			if !unitNameRE.MatchString(name) {
+				return nil, fmt.Errorf("%s-install script %s: its name becomes part of a systemd unit name, so use only letters, digits and \":_.-\"", hook.kind, s.Path)
 			}
 			data, err := s.read()
 			if err != nil {

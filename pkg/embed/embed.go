@@ -58,6 +58,14 @@ const (
 	NetworkGlob = NetworkDir + "*"
 )
 
+// Limits that keep a corrupt or hostile image from making Open allocate
+// without bound. Real initrd areas are 256 KiB; some products enlarge them
+// to a few MiB. The JSON metadata files are a few hundred bytes.
+const (
+	MaxInitrdAreaSize = 64 << 20
+	maxMetadataSize   = 1 << 20
+)
+
 // ErrUnrecognized is returned for an image without an initrd embed area.
 // Its text is the one coreos-installer prints.
 var ErrUnrecognized = errors.New("Unrecognized CoreOS ISO image.")
@@ -105,6 +113,9 @@ func Open(r io.ReaderAt, size int64) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (%w)", ErrUnrecognized, err)
 	}
+	if area.Length > MaxInitrdAreaSize {
+		return nil, fmt.Errorf("%w (initrd embed area of %d bytes at offset %d is larger than the %d bytes isobuild accepts)", ErrUnrecognized, area.Length, area.Offset, MaxInitrdAreaSize)
+	}
 	data := make([]byte, area.Length)
 	if _, err := r.ReadAt(data, area.Offset); err != nil {
 		return nil, fmt.Errorf("%w (reading initrd embed area at offset %d: %w)", ErrUnrecognized, area.Offset, err)
@@ -133,7 +144,7 @@ type ignInfo struct {
 
 func findInitrdArea(img *iso.Image) (Area, error) {
 	info := ignInfo{}
-	raw, err := img.ReadFile(IgnInfoPath)
+	raw, err := readMetadata(img, IgnInfoPath)
 	switch {
 	case err == nil:
 		if err := json.Unmarshal(raw, &info); err != nil {
@@ -172,6 +183,18 @@ func findInitrdArea(img *iso.Image) (Area, error) {
 		return Area{}, fmt.Errorf("initrd embed area at offset %d, length %d lies outside the %d-byte image", a.Offset, length, img.Size())
 	}
 	return a, nil
+}
+
+// readMetadata reads a small JSON metadata file, refusing absurd sizes.
+func readMetadata(img *iso.Image, path string) ([]byte, error) {
+	rec, err := img.Lookup(path)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Length > maxMetadataSize {
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d bytes a metadata file may have", path, rec.Length, maxMetadataSize)
+	}
+	return img.ReadFile(path)
 }
 
 // Members returns a copy of the files in the initrd embed area.
@@ -223,7 +246,7 @@ func (im *Image) DefaultKargs() (string, error) {
 // Features reads coreos/features.json (all false when it is absent).
 func (im *Image) Features() (Features, error) {
 	var f Features
-	raw, err := im.ISO.ReadFile(FeaturesPath)
+	raw, err := readMetadata(im.ISO, FeaturesPath)
 	if errors.Is(err, iso.ErrNotFound) {
 		return f, nil
 	}

@@ -253,3 +253,16 @@ func TestRegionsTooLarge(t *testing.T) {
 		t.Fatalf("TooLargeError %+v", tl)
 	}
 }
+
+func TestKargsControlCharacters(t *testing.T) {
+	im := mustOpen(t, fixture.ISO(t, "embed-areas-2023-07.x86_64.iso"))
+	for _, bad := range []string{"x\nsearch --set=root --label EVIL", "a\rb", "nul\x00", "tab\there"} {
+		c, err := im.ModifyKargs(KargsEdit{Append: []string{bad}})
+		if err == nil {
+			_, err = im.Regions(c)
+		}
+		if err == nil || !strings.Contains(err.Error(), "control characters") {
+			t.Errorf("append %q: %v", bad, err)
+		}
+	}
+}

@@ -82,7 +82,7 @@ type kargsJSON struct {
 // findKargAreas locates the karg areas: kargs.json first, then the legacy
 // header. It returns nil, nil for an image that has neither.
 func findKargAreas(img *iso.Image, r io.ReaderAt) (*KargAreas, error) {
-	raw, err := img.ReadFile(KargsInfoPath)
+	raw, err := readMetadata(img, KargsInfoPath)
 	switch {
 	case err == nil:
 		return parseKargsJSON(img, r, raw)
@@ -242,6 +242,11 @@ func (ka *KargAreas) current(r io.ReaderAt) (string, error) {
 // regions returns the bytes that set every area to kargs k.
 func (ka *KargAreas) regions(k string) ([]Region, error) {
 	k = strings.TrimSpace(k)
+	// A newline would end the bootloader's command line early and start a
+	// new config line; no control character belongs on a command line.
+	if i := strings.IndexFunc(k, func(r rune) bool { return r < 0x20 || r == 0x7f }); i >= 0 {
+		return nil, fmt.Errorf("kernel arguments must not contain control characters (found %q at byte %d)", k[i], i)
+	}
 	if len(k) >= ka.Size {
 		return nil, fmt.Errorf("kargs too large for area: %d vs %d", len(k)+1, ka.Size)
 	}

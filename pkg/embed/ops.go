@@ -161,6 +161,10 @@ type Customization struct {
 	Kargs KargsEdit
 	// Force allows customizing an image that is already customized.
 	Force bool
+	// ResetKargs writes the default kernel arguments when Kargs is empty,
+	// so that no earlier karg change survives (coreos-installer leaves the
+	// karg areas alone then).
+	ResetKargs bool
 }
 
 // Customize returns the changes that apply c ("iso customize" and
@@ -192,6 +196,10 @@ func (im *Image) Customize(c Customization) (Changes, error) {
 		m[ConfigMember] = c.Config
 	}
 	ch := Changes{Members: m}
+	if c.Kargs.Empty() && c.ResetKargs && im.Kargs != nil {
+		def := im.Kargs.Default
+		ch.Kargs = &def
+	}
 	if !c.Kargs.Empty() {
 		if im.Kargs == nil {
 			return Changes{}, ErrLiveKargsFeature
