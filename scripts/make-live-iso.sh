@@ -68,10 +68,14 @@ fetch_deb() {
   rm -rf "$dir"
   mkdir -p "$dir"
   log "downloading $pkg into $dir"
-  (cd "$dir" && apt-get download -q "$pkg" 2>&1 | grep -v 'unsandboxed as root' >&2 || true)
+  if ! (cd "$dir" && apt-get download -q "$pkg" >"$dir/download.log" 2>&1); then
+    cat "$dir/download.log" >&2
+    die "apt-get download $pkg failed (run apt-get update?)"
+  fi
+  grep -v 'unsandboxed as root' "$dir/download.log" >&2 || true
   local deb
-  deb=$(ls "$dir"/*.deb 2>/dev/null | head -n 1)
-  [ -n "$deb" ] || die "apt-get download $pkg failed (run apt-get update?)"
+  for deb in "$dir"/*.deb; do break; done
+  [ -f "$deb" ] || die "apt-get download $pkg left no .deb in $dir"
   dpkg-deb -x "$deb" "$dir/root"
   touch "$dir/.done"
 }
@@ -84,8 +88,8 @@ if [ -z "$kpkg" ]; then
   [ -n "$kpkg" ] || die "cannot resolve linux-image-cloud-amd64 (run apt-get update, or set ISOBUILD_E2E_KERNEL_PKG)"
 fi
 fetch_deb "$kpkg" "$cache/deb/$kpkg"
-vmlinuz=$(ls "$cache/deb/$kpkg"/root/boot/vmlinuz-* 2>/dev/null | head -n 1)
-[ -n "$vmlinuz" ] || die "no /boot/vmlinuz-* in $kpkg"
+for vmlinuz in "$cache/deb/$kpkg"/root/boot/vmlinuz-*; do break; done
+[ -f "$vmlinuz" ] || die "no /boot/vmlinuz-* in $kpkg"
 
 # --- Ignition ---------------------------------------------------------------
 ign=${ISOBUILD_E2E_IGNITION:-/usr/lib/dracut/modules.d/30ignition/ignition}
