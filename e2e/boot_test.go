@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/isobuild/isobuild/internal/fixture"
 	"github.com/isobuild/isobuild/pkg/butane"
 )
 
@@ -153,7 +154,7 @@ func TestBoot(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			e := sc.prepare(t, s)
-			before := sha256File(t, e.iso)
+			before := fixture.SHA256(t, e.iso)
 			reports := s.runBoots(sc.name, e)
 			for i, mode := range modes {
 				rep := reports[i]
@@ -175,7 +176,7 @@ func TestBoot(t *testing.T) {
 				}
 			}
 			recordScenario(sc.name, e, reports)
-			if after := sha256File(t, e.iso); after != before {
+			if after := fixture.SHA256(t, e.iso); after != before {
 				t.Errorf("%s changed while it was booted (sha256 %s, was %s)", e.iso, after, before)
 			}
 		})
@@ -285,7 +286,7 @@ func TestReset(t *testing.T) {
 	out := filepath.Join(s.work, "reset.iso")
 	os.Remove(out)
 	s.isobuildRun(t, "iso", "reset", "-o", out, custom)
-	if got, want := sha256File(t, out), sha256File(t, s.base); got != want {
+	if got, want := fixture.SHA256(t, out), fixture.SHA256(t, s.base); got != want {
 		t.Fatalf("iso reset of the customized ISO: sha256 %s, want the base ISO's %s", got, want)
 	}
 	t.Logf("iso reset -o %s %s: byte-identical to the base ISO", filepath.Base(out), filepath.Base(custom))
@@ -841,20 +842,6 @@ func runOut(t *testing.T, dir, name string, args ...string) []byte {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.Bytes())
 	}
 	return out
-}
-
-func sha256File(t *testing.T, name string) string {
-	t.Helper()
-	f, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 func copyFile(t *testing.T, from, to string) {
