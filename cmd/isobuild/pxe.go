@@ -48,6 +48,14 @@ passes the kernel arguments ignition.firstboot ignition.platform.id=metal.`,
 			if err != nil {
 				return err
 			}
+			if out == output.Stdout {
+				err = output.RefuseTerminal(s.out)
+			} else {
+				err = output.CheckNew(out)
+			}
+			if err != nil {
+				return err
+			}
 			in, err := os.Open(args[0])
 			if err != nil {
 				return fmt.Errorf("opening %s: %w", args[0], err)
@@ -69,9 +77,6 @@ passes the kernel arguments ignition.firstboot ignition.platform.id=metal.`,
 				return err
 			}
 			if out == output.Stdout {
-				if err := output.RefuseTerminal(s.out); err != nil {
-					return err
-				}
 				return write(s.out)
 			}
 			return output.CreateNew(out, func(f *os.File) error { return write(f) })

@@ -16,8 +16,10 @@ reserves for them. The rest of the image is copied byte for byte, so the
 result boots exactly like the original: BIOS and UEFI, from CD or USB stick.
 No root, no loop mounts, no container, no xorriso.
 
-The "iso" commands use the names and options of coreos-installer's, so
-scripts written for "coreos-installer iso ..." work with "isobuild iso ...".`
+The "iso" and "pxe" commands take the names, options and output modes of
+coreos-installer's and print the same error texts, so scripts that use
+"coreos-installer iso ignition|kargs|network|customize|reset|extract pxe" or
+"coreos-installer pxe ..." work with "isobuild" in its place.`
 
 const rootExample = `  # Customize a live ISO from a Butane file, with a serial console:
   isobuild build --butane config.bu --karg-append console=ttyS0,115200n8 \

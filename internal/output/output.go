@@ -76,16 +76,24 @@ func RemovePending() {
 	}
 }
 
+// CheckNew fails early, before a whole image is copied, when path exists.
+// The no-replace rename in CreateNew is what really guards against
+// clobbering.
+func CheckNew(path string) error {
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("creating %s: File exists (%w)", path, os.ErrExist)
+	}
+	return nil
+}
+
 // CreateNew writes a new file at path through fill. fill writes into a
 // temporary file in the same directory; only when it succeeds is the file
 // linked into place, and never over an existing file: an existing path fails
 // with an error containing "File exists". On any failure nothing is left
 // behind.
 func CreateNew(path string, fill func(*os.File) error) (err error) {
-	// Fail early rather than after copying a whole image; the final
-	// no-replace rename is what really guards against clobbering.
-	if _, err := os.Lstat(path); err == nil {
-		return fmt.Errorf("creating %s: File exists (%w)", path, os.ErrExist)
+	if err := CheckNew(path); err != nil {
+		return err
 	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, TempPrefix+"*")
