@@ -88,13 +88,6 @@ type InstallOptions struct {
 	Tool string
 }
 
-// InstallsToDisk reports whether the options make the live system run the
-// installer.
-func (o InstallOptions) runsInstaller() bool {
-	return len(o.DestIgnition) > 0 || o.DestDevice != "" || len(o.DestConsole) > 0 ||
-		len(o.DestKargAppend) > 0 || len(o.DestKargDelete) > 0 || len(o.InstallerConfig) > 0
-}
-
 // installerConfig is the installer config that customization generates
 // (customize.yaml). Field order is the order of the keys in the file.
 type installerConfig struct {

@@ -14,12 +14,17 @@
 //     line followed by an end byte and padding.
 //
 // Nothing else in the image changes, so El Torito records, the hybrid MBR and
-// GPT, and the volume label survive untouched. Open inspects an image
-// through an io.ReaderAt; the Set* methods of Changes collect new contents;
-// Changes.Regions turns them into byte regions after checking every capacity,
-// and Stream, Patch and the output package apply those regions. The format
-// follows coreos-installer, whose error texts are kept for the conditions
-// scripts match on.
+// GPT, and the volume label survive untouched.
+//
+// Open inspects an image through an io.ReaderAt. Methods of Image such as
+// EmbedIgnition, ModifyKargs, Reset and Customize compute the new contents
+// of the areas as Changes, without writing anything; Image.Regions turns
+// Changes into byte regions after checking every capacity; Stream and Patch
+// apply the regions to a copy or in place. InstallOptions builds the live
+// Ignition config of an unattended installer (coreos-installer's "iso
+// customize" options), and CustomizePXE appends the same customizations to a
+// live PXE initramfs. The formats follow coreos-installer, whose error texts
+// are kept for the conditions scripts match on.
 package embed
 
 import (
