@@ -5,30 +5,44 @@ package e2e
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/isobuild/isobuild/internal/fixture"
-	"github.com/isobuild/isobuild/pkg/butane"
 )
 
 // modes are the four ways every image is booted (see scripts/boot-check.sh).
 var modes = []string{"bios-cd", "uefi-cd", "bios-usb", "uefi-usb"}
+
+// bootPath says, per mode, which boot path boot-check.sh must report
+// (booted_from): the device SeaBIOS booted, or the device GRUB was loaded
+// from. uefi-usb boots a copy whose El Torito catalog is zeroed, so that OVMF
+// has to load GRUB from the hybrid MBR's EFI partition.
+var bootPath = map[string]func(string) bool{
+	"bios-cd":  func(v string) bool { return v == "cdrom" },
+	"bios-usb": func(v string) bool { return v == "disk" },
+	"uefi-cd":  func(v string) bool { return v == "(cd0)" },
+	"uefi-usb": func(v string) bool { return strings.HasPrefix(v, "(hd0,") },
+}
 
 // expected is what the guest must report for one image, in every mode.
 type expected struct {
@@ -45,8 +59,9 @@ type expected struct {
 // A scenario prepares one image from the base ISO and says what booting it
 // must show. Adding a case is adding a row to scenarios.
 type scenario struct {
-	name    string
-	prepare func(t *testing.T, s *suite) expected
+	name string
+	// prepare may write its images and inputs to dir.
+	prepare func(t *testing.T, s *suite, dir string) expected
 }
 
 var scenarios = []scenario{
@@ -69,28 +84,36 @@ var (
 	replaceKargs = []string{"ignition.platform.id=metal=qemu"}
 )
 
-func preparePristine(t *testing.T, s *suite) expected {
+func preparePristine(t *testing.T, s *suite, dir string) expected {
 	return expected{iso: s.base, kargs: s.defaultKargs, keyfiles: map[string][]byte{}}
 }
 
-func prepareBuild(t *testing.T, s *suite) expected {
-	iso, err := s.builtISO()
+func prepareBuild(t *testing.T, s *suite, dir string) expected {
+	iso, err := s.builtISO(t)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// What Ignition must do, from the Butane file itself: translated with
-	// the project's butane package, then decoded here.
+	// What Ignition must do, from the Butane file itself, read as YAML here
+	// (not translated with the project's pkg/butane, which the boot checks).
 	src, err := os.ReadFile(filepath.Join(s.root, exampleButane))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ign, _, err := butane.Translate(exampleButane, src, butane.Options{FilesDir: filepath.Join(s.root, exampleFiles)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree, err := expectTree(ign)
+	tree, err := expectTreeFromButane(src, filepath.Join(s.root, exampleFiles))
 	if err != nil {
 		t.Fatalf("%s: %v", exampleButane, err)
+	}
+	// The karg edits must act on arguments the base ISO has, or deleting
+	// and replacing would be checked against nothing.
+	for _, k := range deleteKargs {
+		if !slices.Contains(s.defaultKargs, k) {
+			t.Fatalf("--karg-delete %s: the base ISO's default kargs %q lack it", k, s.defaultKargs)
+		}
+	}
+	for _, r := range replaceKargs {
+		if old := r[:strings.LastIndex(r, "=")]; !slices.Contains(s.defaultKargs, old) {
+			t.Fatalf("--karg-replace %s: the base ISO's default kargs %q lack %s", r, s.defaultKargs, old)
+		}
 	}
 	keyf, err := os.ReadFile(filepath.Join(s.root, exampleKeyf))
 	if err != nil {
@@ -121,15 +144,16 @@ func prepareBuild(t *testing.T, s *suite) expected {
 	}
 }
 
-// runBoots boots e.iso in every mode, as many at a time as the suite allows.
-func (s *suite) runBoots(name string, e expected) []bootReport {
+// runBoots boots e.iso in every mode, as many at a time as the suite
+// allows, keeping the serial logs in dir.
+func (s *suite) runBoots(ctx context.Context, dir, name string, e expected) []bootReport {
 	reports := make([]bootReport, len(modes))
 	var wg sync.WaitGroup
 	for i, mode := range modes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			args := []string{"--log", filepath.Join(s.work, name+"-"+mode+".log")}
+			args := []string{"--log", filepath.Join(dir, name+"-"+mode+".log")}
 			for _, k := range e.kargs {
 				args = append(args, "--expect-karg", k)
 			}
@@ -141,7 +165,7 @@ func (s *suite) runBoots(name string, e expected) []bootReport {
 			} else {
 				args = append(args, "--expect-config", "present", "--expect-ignition")
 			}
-			reports[i] = s.boot(e.iso, mode, args...)
+			reports[i] = s.boot(ctx, e.iso, mode, args...)
 		}()
 	}
 	wg.Wait()
@@ -150,12 +174,14 @@ func (s *suite) runBoots(name string, e expected) []bootReport {
 
 func TestBoot(t *testing.T) {
 	s := getSuite(t)
+	dir := testDir(t)
+	ctx := testContext(t)
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			e := sc.prepare(t, s)
+			e := sc.prepare(t, s, dir)
 			before := fixture.SHA256(t, e.iso)
-			reports := s.runBoots(sc.name, e)
+			reports := s.runBoots(ctx, dir, sc.name, e)
 			for i, mode := range modes {
 				rep := reports[i]
 				ok := t.Run(mode, func(t *testing.T) {
@@ -194,6 +220,9 @@ func bootProblems(mode string, e expected, rep bootReport) []string {
 	}
 	if want := strings.SplitN(mode, "-", 2)[0]; rep.Firmware != want {
 		probs = append(probs, fmt.Sprintf("firmware %q, want %q", rep.Firmware, want))
+	}
+	if ok := bootPath[mode]; ok == nil || !ok(rep.BootedFrom) {
+		probs = append(probs, fmt.Sprintf("%s took the wrong boot path: booted from %q", mode, rep.BootedFrom))
 	}
 	if rep.InitramfsError != "" {
 		probs = append(probs, "the kernel rejected an initramfs: "+rep.InitramfsError)
@@ -279,12 +308,11 @@ func diffEntries(a, b map[string]entry) string {
 // TestReset: iso reset gives back the base ISO byte for byte.
 func TestReset(t *testing.T) {
 	s := getSuite(t)
-	custom, err := s.builtISO()
+	custom, err := s.builtISO(t)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(s.work, "reset.iso")
-	os.Remove(out)
+	out := filepath.Join(testDir(t), "reset.iso")
 	s.isobuildRun(t, "iso", "reset", "-o", out, custom)
 	if got, want := fixture.SHA256(t, out), fixture.SHA256(t, s.base); got != want {
 		t.Fatalf("iso reset of the customized ISO: sha256 %s, want the base ISO's %s", got, want)
@@ -292,22 +320,77 @@ func TestReset(t *testing.T) {
 	t.Logf("iso reset -o %s %s: byte-identical to the base ISO", filepath.Base(out), filepath.Base(custom))
 }
 
-// A broken image must make the boot check fail: this proves that the
-// harness can fail, for the reasons it claims to detect.
+// A broken image must make the boot check fail, and for the reason the
+// damage causes: this proves that the harness can fail, for the reasons it
+// claims to detect (a QEMU that does not start, or a boot that fails in
+// some other way, does not count).
 type brokenImage struct {
 	name string
 	mode string
 	// make writes the broken image to path.
 	make func(t *testing.T, s *suite, path string)
 	args []string // extra boot-check.sh options
-	// why is a part of boot-check.sh's error message that must appear.
-	why string
+	// reason returns "" if rep (and the serial log) show the failure that
+	// the damage must cause, else what is wrong with it.
+	reason func(rep bootReport, serial string) string
+}
+
+// Firmware and loader messages the broken cases expect.
+var (
+	seabiosCDFailure   = regexp.MustCompile(`Could not read from CDROM|No bootable device|Boot failed`)
+	seabiosDiskFailure = regexp.MustCompile(`Boot failed: not a bootable disk|No bootable device`)
+	ovmfNoBootOption   = regexp.MustCompile(`UEFI Interactive Shell|No bootable option or device`)
+	ovmfDiskNotFound   = regexp.MustCompile(`BdsDxe: failed to load Boot\S+ "[^"]*" .*: Not Found`)
+)
+
+// firmwareFatal requires that the run was stopped by a fatal message of
+// the given source that matches re, after the firmware tried the device
+// (booted_from, for SeaBIOS).
+func firmwareFatal(source string, re *regexp.Regexp, bootedFrom string) func(bootReport, string) string {
+	return func(rep bootReport, serial string) string {
+		switch {
+		case rep.Outcome != "fatal":
+			return fmt.Sprintf("outcome %q, want fatal (a fatal %s message)", rep.Outcome, source)
+		case !re.MatchString(rep.Fatal[source]):
+			return fmt.Sprintf("fatal %s message %q, want one matching %q (all: %q)", source, rep.Fatal[source], re, rep.Fatal)
+		case rep.BootedFrom != bootedFrom:
+			return fmt.Sprintf("booted_from %q, want %q", rep.BootedFrom, bootedFrom)
+		}
+		return ""
+	}
+}
+
+// zeroRanges zeroes byte ranges {offset, length} of the file at path;
+// negative offsets count from the end.
+func zeroRanges(t *testing.T, path string, ranges ...[2]int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range ranges {
+		off := r[0]
+		if off < 0 {
+			off += fi.Size()
+		}
+		if _, err := f.WriteAt(make([]byte, r[1]), off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 var brokenImages = []brokenImage{
 	{
 		// The El Torito boot catalog of a copy of the base ISO destroyed:
-		// the firmware finds nothing to boot on the CD.
+		// SeaBIOS finds nothing to boot on the CD.
 		name: "broken-catalog",
 		mode: "bios-cd",
 		make: func(t *testing.T, s *suite, path string) {
@@ -335,8 +418,51 @@ var brokenImages = []brokenImage{
 				t.Fatal(err)
 			}
 		},
+		args:   []string{"--timeout", "90"},
+		reason: firmwareFatal("firmware", seabiosCDFailure, "cdrom"),
+	},
+	{
+		// The MBR's partition entries and both GPT headers zeroed. For
+		// uefi-usb, boot-check.sh also zeroes the El Torito catalog (of its
+		// boot copy), so OVMF has nothing left to boot: this proves that
+		// uefi-usb goes through the partition table. (bios-usb still boots
+		// such an image: the isohybrid MBR code loads ISOLINUX by a sector
+		// number written into the code and never reads the partition
+		// table; broken-mbr covers that path.)
+		name: "broken-partitions",
+		mode: "uefi-usb",
+		make: func(t *testing.T, s *suite, path string) {
+			copyFile(t, s.base, path)
+			zeroRanges(t, path,
+				[2]int64{446, 64},   // MBR partition entries 1-4
+				[2]int64{512, 512},  // primary GPT header (LBA 1)
+				[2]int64{-512, 512}) // backup GPT header (last LBA)
+		},
 		args: []string{"--timeout", "90"},
-		why:  "did not reach the marker E2E-INIT-END",
+		reason: func(rep bootReport, serial string) string {
+			if why := firmwareFatal("serial", ovmfNoBootOption, "-")(rep, serial); why != "" {
+				return why
+			}
+			if !strings.Contains(rep.Copy, "catalog") || !strings.Contains(rep.Copy, "all in that sector") {
+				return fmt.Sprintf("boot-check.sh did not boot a catalog-zeroed copy: BOOT-COPY %q", rep.Copy)
+			}
+			if !ovmfDiskNotFound.MatchString(serial) {
+				return "OVMF did not report that it found nothing to load on the disk"
+			}
+			return ""
+		},
+	},
+	{
+		// The MBR boot code and its 55 AA signature zeroed: SeaBIOS refuses
+		// the disk, which proves that bios-usb boots through the MBR.
+		name: "broken-mbr",
+		mode: "bios-usb",
+		make: func(t *testing.T, s *suite, path string) {
+			copyFile(t, s.base, path)
+			zeroRanges(t, path, [2]int64{0, 440}, [2]int64{510, 2})
+		},
+		args:   []string{"--timeout", "90"},
+		reason: firmwareFatal("firmware", seabiosDiskFailure, "disk"),
 	},
 	{
 		// A config embedded with xz's default CRC64 check, which the
@@ -369,7 +495,18 @@ var brokenImages = []brokenImage{
 			}
 		},
 		args: []string{"--expect-config", "present"},
-		why:  "the kernel rejected an initramfs",
+		// The system boots; the kernel drops the archive it cannot decode.
+		reason: func(rep bootReport, serial string) string {
+			switch {
+			case rep.Outcome != "finished" || !rep.Markers:
+				return fmt.Sprintf("outcome %q, want a finished report", rep.Outcome)
+			case !strings.Contains(rep.InitramfsError, "XZ decoder"):
+				return fmt.Sprintf("initramfs error %q, want the kernel's XZ decoder message", rep.InitramfsError)
+			case rep.Config != "none":
+				return fmt.Sprintf("config %q, want none (the archive was dropped)", rep.Config)
+			}
+			return ""
+		},
 	},
 	{
 		// A valid config whose file claims gzip but is not: the real
@@ -386,29 +523,68 @@ var brokenImages = []brokenImage{
 			s.isobuildRun(t, "iso", "ignition", "embed", "-i", ign, "-o", path, s.base)
 		},
 		args: []string{"--expect-config", "present", "--expect-ignition"},
-		why:  "Ignition did not succeed",
+		reason: func(rep bootReport, serial string) string {
+			switch {
+			case rep.Outcome != "finished" || !rep.Markers:
+				return fmt.Sprintf("outcome %q, want a finished report", rep.Outcome)
+			case rep.Config != "present":
+				return fmt.Sprintf("config %q, want present", rep.Config)
+			case rep.Ignition != "fetch=0 files=1":
+				return fmt.Sprintf("Ignition stages %q, want fetch=0 files=1 (the files stage fails)", rep.Ignition)
+			case !slices.ContainsFunc(rep.IgnitionLog, func(l string) bool { return strings.Contains(l, "gzip") }):
+				return "Ignition's log does not blame the gzip data"
+			}
+			return ""
+		},
 	},
 }
 
 func TestBrokenImagesFail(t *testing.T) {
 	s := getSuite(t)
+	dir := testDir(t)
+	ctx := testContext(t)
 	for _, b := range brokenImages {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			path := filepath.Join(s.work, b.name+".iso")
-			os.Remove(path)
+			path := filepath.Join(dir, b.name+".iso")
 			b.make(t, s, path)
-			args := append([]string{"--log", filepath.Join(s.work, b.name+"-"+b.mode+".log")}, b.args...)
-			rep := s.boot(path, b.mode, args...)
-			failed := rep.Result == "FAIL" && rep.ExitCode == 1 && strings.Contains(rep.Stderr, b.why)
-			recordBoot(b.name+" (must FAIL)", b.mode, rep, failed)
-			if !failed {
-				t.Fatalf("boot of %s: result %q, exit status %d; want FAIL, 1 and %q in the messages\n%s\n%s",
-					b.name, rep.Result, rep.ExitCode, b.why, rep.Stdout, rep.Stderr)
+			logPath := filepath.Join(dir, b.name+"-"+b.mode+".log")
+			args := append([]string{"--log", logPath}, b.args...)
+			rep := s.boot(ctx, path, b.mode, args...)
+			serial, _ := os.ReadFile(logPath)
+			var why string
+			if rep.Result != "FAIL" || rep.ExitCode != 1 {
+				why = fmt.Sprintf("result %q, exit status %d; want FAIL and 1", rep.Result, rep.ExitCode)
+			} else {
+				why = b.reason(rep, string(serial))
 			}
-			t.Logf("%s: %s boot failed as it must (%.1fs): %s", b.name, b.mode, rep.Seconds, messageWith(rep.Stderr, b.why))
+			recordBoot(b.name+" (must FAIL)", b.mode, rep, why == "")
+			if why != "" {
+				t.Fatalf("boot of %s did not fail as it must: %s\n%s\n%s", b.name, why, rep.Stdout, rep.Stderr)
+			}
+			t.Logf("%s: %s boot failed as it must (%.1fs, outcome %s): %s", b.name, b.mode, rep.Seconds, rep.Outcome, failureSummary(rep))
 		})
 	}
+}
+
+// failureSummary names what stopped a failing boot, for the log.
+func failureSummary(rep bootReport) string {
+	var parts []string
+	for _, src := range []string{"firmware", "serial", "qemu"} {
+		if l := rep.Fatal[src]; l != "" {
+			parts = append(parts, fmt.Sprintf("%s: %q", src, l))
+		}
+	}
+	if rep.InitramfsError != "" {
+		parts = append(parts, "kernel: "+rep.InitramfsError)
+	}
+	if rep.Ignition != "" && rep.Ignition != "fetch=0 files=0" {
+		parts = append(parts, "Ignition: "+rep.Ignition)
+	}
+	if rep.Copy != "" {
+		parts = append(parts, "boot copy: "+rep.Copy)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // TestChecksCatchMismatches feeds the checks reports that differ from the
@@ -447,7 +623,7 @@ func TestChecksCatchMismatches(t *testing.T) {
 	e := expected{kargs: []string{"a=1"}, noKargs: []string{"quiet"}, config: config, tree: tree,
 		keyfiles: map[string][]byte{"k.nmconnection": []byte("k")}}
 	ksum := sha256.Sum256([]byte("k"))
-	rep := bootReport{Result: "PASS", Markers: true, Firmware: "uefi", Cmdline: []string{"BOOT_IMAGE=x", "a=1"},
+	rep := bootReport{Result: "PASS", Outcome: "finished", Markers: true, Firmware: "uefi", BootedFrom: "(cd0)", Cmdline: []string{"BOOT_IMAGE=x", "a=1"},
 		Config: "present", ConfigSize: int64(len(config)), ConfigSHA256: hex.EncodeToString(sum[:]),
 		Keyfiles: map[string]keyfile{"k.nmconnection": {Mode: 0o600, Size: 1, SHA256: hex.EncodeToString(ksum[:])}},
 		Ignition: "fetch=0 files=0", Entries: good}
@@ -473,6 +649,8 @@ func TestChecksCatchMismatches(t *testing.T) {
 	cases := map[string]bootReport{
 		"no end marker":      clone(func(r *bootReport) { r.Markers = false }),
 		"bios firmware":      clone(func(r *bootReport) { r.Firmware = "bios" }),
+		"boot path":          clone(func(r *bootReport) { r.BootedFrom = "(hd0,msdos2)" }),
+		"no boot path":       clone(func(r *bootReport) { r.BootedFrom = "-" }),
 		"karg missing":       clone(func(r *bootReport) { r.Cmdline = []string{"a=2"} }),
 		"deleted karg":       clone(func(r *bootReport) { r.Cmdline = append(r.Cmdline, "quiet") }),
 		"karg substring":     clone(func(r *bootReport) { r.Cmdline = []string{"aa=1"} }),
@@ -510,19 +688,106 @@ func TestChecksCatchMismatches(t *testing.T) {
 			t.Errorf("expectTree(%s) succeeded, want an error", bad)
 		}
 	}
+
+	// A broken image must fail for its own reason: a QEMU that does not
+	// start (QEMU=/bin/false), a timeout or a passing boot are not it.
+	notStarted := bootReport{Result: "FAIL", ExitCode: 1, Outcome: "exited", BootedFrom: "-", Fatal: map[string]string{}}
+	timedOut := bootReport{Result: "FAIL", ExitCode: 1, Outcome: "timeout", BootedFrom: "cdrom", Fatal: map[string]string{}}
+	wrongFatal := bootReport{Result: "FAIL", ExitCode: 1, Outcome: "fatal", BootedFrom: "disk",
+		Fatal: map[string]string{"serial": "Kernel panic - not syncing: VFS"}}
+	for _, b := range brokenImages {
+		for name, r := range map[string]bootReport{"QEMU did not start": notStarted, "timeout": timedOut, "other fatal": wrongFatal, "passing boot": rep} {
+			if b.reason(r, "") == "" {
+				t.Errorf("%s: the reason check accepts a %s", b.name, name)
+			}
+		}
+	}
+}
+
+// TestButaneExpectation checks the expectation computed from the Butane
+// example, and that Butane features the boot test does not check are
+// refused. It needs no QEMU.
+func TestButaneExpectation(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(root, exampleButane))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := expectTreeFromButane(src, filepath.Join(root, exampleFiles))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := os.ReadFile(filepath.Join(root, exampleFiles, "isobuild-hello.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct {
+		typ  byte
+		mode uint32
+	}{
+		"/var/lib/isobuild-hello":                    {'d', 0o755},
+		"/usr/local/bin/isobuild-hello":              {'f', 0o755},
+		"/etc/isobuild-hello.conf":                   {'f', 0o644},
+		"/etc/systemd/system/isobuild-hello.service": {'f', 0o644},
+		presetFile: {'f', 0o644},
+		resultFile: {'f', 0o600},
+	}
+	for p, w := range want {
+		if e, ok := tree.Entries[p]; !ok || e.Type != w.typ || e.Mode != w.mode {
+			t.Errorf("%s: expectation %+v, want type %c mode %04o", p, e, w.typ, w.mode)
+		}
+	}
+	if len(tree.Entries) != len(want) {
+		t.Errorf("expectation has %d entries, want %d: %v", len(tree.Entries), len(want), tree.Entries)
+	}
+	if got := string(tree.Contents["/usr/local/bin/isobuild-hello"]); got != string(script) {
+		t.Errorf("local contents not read from examples/files: %q", got)
+	}
+	if got := string(tree.Contents[presetFile]); got != "enable isobuild-hello.service\n" {
+		t.Errorf("preset %q", got)
+	}
+	if !strings.Contains(string(tree.Contents["/etc/systemd/system/isobuild-hello.service"]), "ExecStart=/usr/local/bin/isobuild-hello\n") {
+		t.Errorf("unit contents %q", tree.Contents["/etc/systemd/system/isobuild-hello.service"])
+	}
+
+	head := "variant: fcos\nversion: 1.4.0\n"
+	for name, bad := range map[string]string{
+		"passwd":           head + "passwd:\n  users:\n    - name: core\n",
+		"links":            head + "storage:\n  links:\n    - path: /etc/l\n      target: /etc/a\n",
+		"remote source":    head + "storage:\n  files:\n    - path: /a\n      contents:\n        source: https://example.com/a\n",
+		"compression":      head + "storage:\n  files:\n    - path: /a\n      contents:\n        inline: x\n        compression: gzip\n",
+		"owner":            head + "storage:\n  files:\n    - path: /a\n      user:\n        id: 1000\n",
+		"dropins":          head + "systemd:\n  units:\n    - name: a.service\n      dropins:\n        - name: x.conf\n          contents: x\n",
+		"mask":             head + "systemd:\n  units:\n    - name: a.service\n      mask: true\n",
+		"kernel args":      head + "kernel_arguments:\n  should_exist: [quiet]\n",
+		"local escapes":    head + "storage:\n  files:\n    - path: /a\n      contents:\n        local: ../README.md\n",
+		"inline and local": head + "storage:\n  files:\n    - path: /a\n      contents:\n        inline: x\n        local: isobuild-hello.sh\n",
+		"duplicate":        head + "storage:\n  files:\n    - path: /a\n    - path: /a\n",
+		"relative path":    head + "storage:\n  files:\n    - path: a\n",
+		"variant":          "variant: openshift\nversion: 4.14.0\n",
+		"version 1.5.0":    "variant: fcos\nversion: 1.5.0\n",
+		"unknown key":      head + "storage:\n  files:\n    - path: /a\n      modee: 0644\n",
+	} {
+		if _, err := expectTreeFromButane([]byte(bad), filepath.Join(root, exampleFiles)); err == nil {
+			t.Errorf("%s: expectTreeFromButane accepted\n%s", name, bad)
+		}
+	}
 }
 
 // ---- the suite: tools, binaries, the base ISO, the QEMU job pool --------
 
 type suite struct {
 	root         string // repository root
-	work         string
+	work         string // shared by all tests: the isobuild binary, the base and the built ISO
 	isobuild     string
 	base         string
 	defaultKargs []string
-	accel        string
+	accel        string   // what boot-check.sh --probe-accel chose
+	accelArgs    []string // the accelerator options for every boot
 	jobs         chan struct{}
-	customize    bool // isobuild iso customize exists
 
 	builtOnce sync.Once
 	built     string
@@ -540,12 +805,15 @@ var (
 	treeBlocks []string
 )
 
+// keepWork says whether ISOBUILD_E2E_KEEP asks to keep the work directories.
+func keepWork() bool { return os.Getenv("ISOBUILD_E2E_KEEP") != "" }
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	printSummary()
 	if workDir != "" {
-		if os.Getenv("ISOBUILD_E2E_KEEP") != "" {
-			fmt.Printf("e2e: work directory kept: %s\n", workDir)
+		if keepWork() {
+			fmt.Printf("e2e: shared work directory kept: %s\n", workDir)
 		} else {
 			os.RemoveAll(workDir)
 		}
@@ -555,7 +823,7 @@ func TestMain(m *testing.M) {
 
 func getSuite(t *testing.T) *suite {
 	t.Helper()
-	setupOnce.Do(func() { theSuite, setupSkip, setupErr = setup() })
+	setupOnce.Do(func() { theSuite, setupSkip, setupErr = setup(testContext(t)) })
 	if setupSkip != "" {
 		t.Skip(setupSkip)
 	}
@@ -565,12 +833,88 @@ func getSuite(t *testing.T) *suite {
 	return theSuite
 }
 
+// testDir returns a new work directory for one test's images and serial
+// logs. It is removed when the test and its subtests are done (also when
+// they fail or panic), unless ISOBUILD_E2E_KEEP is set.
+func testDir(t *testing.T) string {
+	t.Helper()
+	name := strings.NewReplacer("/", "-", " ", "_").Replace(t.Name())
+	dir, err := os.MkdirTemp("", "isobuild-e2e-"+name+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if keepWork() {
+			t.Logf("work directory kept: %s", dir)
+			return
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("removing %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+// deadlineMargin is how long before go test's own -timeout the commands of
+// a test are stopped, so that the test fails with their output, its
+// cleanups run and no QEMU is left behind, instead of the test binary
+// panicking with everything still running.
+const deadlineMargin = 30 * time.Second
+
+// testContext returns a context that ends with the test, or deadlineMargin
+// before the test binary's deadline.
+func testContext(t *testing.T) context.Context {
+	ctx := t.Context()
+	if d, ok := t.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, d.Add(-deadlineMargin))
+		t.Cleanup(cancel)
+	}
+	return ctx
+}
+
+// killGrace is how long a command has to stop after SIGTERM (boot-check.sh
+// stops QEMU and removes its temporary files) before its whole process
+// group is killed.
+const killGrace = 10 * time.Second
+
+// command is exec.CommandContext for the scripts and tools the tests run:
+// the command gets its own process group, and when ctx ends the whole group
+// (boot-check.sh, timeout, QEMU; make-live-iso.sh, apt-get, ...) gets
+// SIGTERM, then SIGKILL after killGrace.
+func command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		pgid := cmd.Process.Pid
+		err := syscall.Kill(-pgid, syscall.SIGTERM)
+		// Members of the group (an orphaned QEMU) can outlive the leader;
+		// the group ID stays reserved while any of them is alive.
+		time.AfterFunc(killGrace, func() { syscall.Kill(-pgid, syscall.SIGKILL) })
+		if errors.Is(err, syscall.ESRCH) {
+			return os.ErrProcessDone
+		}
+		return err
+	}
+	// Wait returns at most this long after the cancel even if a member of
+	// the group still holds stdout or stderr open.
+	cmd.WaitDelay = killGrace + 5*time.Second
+	return cmd
+}
+
 // requiredTools are the programs the scripts run; .ci/run installs them.
-var requiredTools = []string{"qemu-system-x86_64", "xorriso", "grub-mkimage", "mkfs.vfat", "mcopy", "cpio", "apt-get", "dpkg-deb", "bash"}
+var requiredTools = []string{"qemu-system-x86_64", "xorriso", "grub-mkimage", "mkfs.vfat", "mcopy", "cpio", "apt-get", "dpkg-deb", "bash", "timeout"}
 
-var requiredFiles = []string{"/bin/busybox", "/usr/lib/ISOLINUX/isolinux.bin", "/usr/lib/syslinux/modules/bios/ldlinux.c32", "/usr/share/OVMF/OVMF_CODE_4M.fd"}
+// requiredFiles; the OVMF firmware is looked up by boot-check.sh
+// --find-ovmf, with the same names and environment as the boots use.
+var requiredFiles = []string{"/bin/busybox", "/usr/lib/ISOLINUX/isolinux.bin", "/usr/lib/syslinux/modules/bios/ldlinux.c32"}
 
-func setup() (s *suite, skip string, err error) {
+func setup(ctx context.Context) (s *suite, skip string, err error) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		return nil, "", err
+	}
+	bootCheck := filepath.Join(root, "scripts/boot-check.sh")
 	var missing []string
 	for _, tool := range requiredTools {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -582,6 +926,14 @@ func setup() (s *suite, skip string, err error) {
 			missing = append(missing, f)
 		}
 	}
+	ovmf := "OVMF firmware"
+	if slices.Contains(missing, "bash") {
+		missing = append(missing, ovmf)
+	} else if out, err := command(ctx, "bash", bootCheck, "--find-ovmf").CombinedOutput(); err != nil {
+		missing = append(missing, ovmf+" ("+strings.TrimSpace(string(out))+")")
+	} else {
+		ovmf = strings.TrimSpace(string(out))
+	}
 	if len(missing) > 0 {
 		msg := fmt.Sprintf("missing %s (see the apt-get install line in .ci/run)", strings.Join(missing, ", "))
 		if os.Getenv("CI") == "" {
@@ -590,10 +942,6 @@ func setup() (s *suite, skip string, err error) {
 		return nil, "", errors.New(msg)
 	}
 
-	root, err := filepath.Abs("..")
-	if err != nil {
-		return nil, "", err
-	}
 	workDir, err = os.MkdirTemp("", "isobuild-e2e-")
 	if err != nil {
 		return nil, "", err
@@ -612,7 +960,7 @@ func setup() (s *suite, skip string, err error) {
 
 	start := time.Now()
 	s.isobuild = filepath.Join(s.work, "isobuild")
-	build := exec.Command("go", "build", "-o", s.isobuild, "./cmd/isobuild")
+	build := command(ctx, "go", "build", "-o", s.isobuild, "./cmd/isobuild")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, "", fmt.Errorf("go build ./cmd/isobuild: %v\n%s", err, out)
@@ -622,7 +970,7 @@ func setup() (s *suite, skip string, err error) {
 	start = time.Now()
 	if s.base = os.Getenv("ISOBUILD_E2E_BASE_ISO"); s.base == "" {
 		s.base = filepath.Join(s.work, "base.iso")
-		mk := exec.Command("bash", filepath.Join(root, "scripts/make-live-iso.sh"), s.base)
+		mk := command(ctx, "bash", filepath.Join(root, "scripts/make-live-iso.sh"), s.base)
 		mk.Stdout, mk.Stderr = os.Stdout, os.Stdout
 		if err := mk.Run(); err != nil {
 			return nil, "", fmt.Errorf("scripts/make-live-iso.sh: %v", err)
@@ -630,27 +978,65 @@ func setup() (s *suite, skip string, err error) {
 		fmt.Printf("e2e: built the base ISO in %.1fs\n", time.Since(start).Seconds())
 	}
 
-	out, err := exec.Command(s.isobuild, "iso", "kargs", "show", "--default", s.base).Output()
+	// The default kernel arguments, as isobuild reads them, must be the
+	// (non-empty) list that make-live-iso.sh wrote to coreos/kargs.json;
+	// the ISO is read here with xorriso, not with isobuild.
+	out, err := command(ctx, s.isobuild, "iso", "kargs", "show", "--default", s.base).Output()
 	if err != nil {
 		return nil, "", fmt.Errorf("isobuild iso kargs show --default %s: %v", s.base, err)
 	}
 	s.defaultKargs = strings.Fields(string(out))
-
-	probe := exec.Command("bash", filepath.Join(root, "scripts/boot-check.sh"), "--probe-accel")
-	out, err = probe.Output()
+	written, err := isoKargsDefault(ctx, s.base, filepath.Join(s.work, "kargs.json"))
 	if err != nil {
-		return nil, "", fmt.Errorf("boot-check.sh --probe-accel: %v", err)
+		return nil, "", err
 	}
-	s.accel = strings.TrimSpace(string(out))
-	fmt.Printf("e2e: QEMU accelerator %s, %d boots at a time\n", s.accel, jobs)
+	if len(written) == 0 {
+		return nil, "", fmt.Errorf("%s: coreos/kargs.json has no default kernel arguments", s.base)
+	}
+	if !slices.Equal(s.defaultKargs, written) {
+		return nil, "", fmt.Errorf("isobuild iso kargs show --default %s: %q, but coreos/kargs.json says %q", s.base, s.defaultKargs, written)
+	}
 
-	help, err := exec.Command(s.isobuild, "iso", "customize", "--help").CombinedOutput()
-	s.customize = err == nil && bytes.Contains(help, []byte("--dest-device"))
+	// The accelerator is probed once; each boot gets the result with
+	// --accel auto, so that boot-check.sh still retries a failing KVM run
+	// under TCG. ISOBUILD_E2E_ACCEL=tcg|kvm forces one (no retry).
+	if a := os.Getenv("ISOBUILD_E2E_ACCEL"); a != "" && a != "auto" {
+		s.accel, s.accelArgs = a, []string{"--accel", a}
+	} else {
+		out, err = command(ctx, "bash", bootCheck, "--accel", "auto", "--probe-accel").Output()
+		if err != nil {
+			return nil, "", fmt.Errorf("boot-check.sh --probe-accel: %v", err)
+		}
+		s.accel = strings.TrimSpace(string(out))
+		s.accelArgs = []string{"--accel", "auto", "--probed-accel", s.accel}
+	}
+	fmt.Printf("e2e: QEMU accelerator %s (%s), %d boots at a time, %s\n", s.accel, strings.Join(s.accelArgs, " "), jobs, ovmf)
 	return s, "", nil
 }
 
+// isoKargsDefault returns the default kernel arguments in the ISO's
+// coreos/kargs.json, extracted with xorriso to tmp.
+func isoKargsDefault(ctx context.Context, iso, tmp string) ([]string, error) {
+	os.Remove(tmp)
+	x := command(ctx, "xorriso", "-osirrox", "on", "-indev", iso, "-extract", "/coreos/kargs.json", tmp)
+	if out, err := x.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("xorriso -extract /coreos/kargs.json from %s: %v\n%s", iso, err, out)
+	}
+	data, err := os.ReadFile(tmp)
+	if err != nil {
+		return nil, err
+	}
+	var k struct {
+		Default *string `json:"default"`
+	}
+	if err := json.Unmarshal(data, &k); err != nil || k.Default == nil {
+		return nil, fmt.Errorf("%s: coreos/kargs.json: no default (%v): %s", iso, err, data)
+	}
+	return strings.Fields(*k.Default), nil
+}
+
 // builtISO is the image made by isobuild build from the example (made once).
-func (s *suite) builtISO() (string, error) {
+func (s *suite) builtISO(t *testing.T) (string, error) {
 	s.builtOnce.Do(func() {
 		out := filepath.Join(s.work, "build.iso")
 		args := []string{"build", "--butane", exampleButane, "-d", exampleFiles, "--network-keyfile", exampleKeyf}
@@ -664,7 +1050,7 @@ func (s *suite) builtISO() (string, error) {
 			args = append(args, "--karg-replace", k)
 		}
 		args = append(args, "-o", out, s.base)
-		cmd := exec.Command(s.isobuild, args...)
+		cmd := command(testContext(t), s.isobuild, args...)
 		cmd.Dir = s.root
 		if b, err := cmd.CombinedOutput(); err != nil {
 			s.builtErr = fmt.Errorf("isobuild %s: %v\n%s", strings.Join(args, " "), err, b)
@@ -685,7 +1071,7 @@ func (s *suite) embeddedConfig(t *testing.T, iso string) []byte {
 
 func (s *suite) isobuildRun(t *testing.T, args ...string) []byte {
 	t.Helper()
-	cmd := exec.Command(s.isobuild, args...)
+	cmd := command(testContext(t), s.isobuild, args...)
 	cmd.Dir = s.root
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -696,13 +1082,20 @@ func (s *suite) isobuildRun(t *testing.T, args ...string) []byte {
 	return out
 }
 
-// boot runs scripts/boot-check.sh once, waiting for a free job slot.
-func (s *suite) boot(iso, mode string, args ...string) bootReport {
-	s.jobs <- struct{}{}
+// boot runs scripts/boot-check.sh once, waiting for a free job slot. When
+// ctx ends, the run is stopped (see command) and reported as failed.
+func (s *suite) boot(ctx context.Context, iso, mode string, args ...string) bootReport {
+	select {
+	case s.jobs <- struct{}{}:
+	case <-ctx.Done():
+		return bootReport{Mode: mode, Result: "FAIL", ExitCode: -1, Seconds: -1, KernelAt: -1, InitAt: -1,
+			Stderr: "not started: " + context.Cause(ctx).Error()}
+	}
 	defer func() { <-s.jobs }()
-	all := append([]string{filepath.Join(s.root, "scripts/boot-check.sh"), "--accel", s.accel}, args...)
+	all := append([]string{filepath.Join(s.root, "scripts/boot-check.sh")}, s.accelArgs...)
+	all = append(all, args...)
 	all = append(all, iso, mode)
-	cmd := exec.Command("bash", all...)
+	cmd := command(ctx, "bash", all...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -714,6 +1107,10 @@ func (s *suite) boot(iso, mode string, args ...string) bootReport {
 	}
 	var ee *exec.ExitError
 	switch {
+	case ctx.Err() != nil:
+		rep.ExitCode = -1
+		rep.Result = "FAIL"
+		rep.Stderr += fmt.Sprintf("\nboot-check.sh stopped: %v (%v)", context.Cause(ctx), err)
 	case err == nil:
 	case errors.As(err, &ee):
 		rep.ExitCode = ee.ExitCode()
@@ -738,9 +1135,9 @@ func recordBoot(scenario, mode string, rep bootReport, ok bool) {
 	if rep.Ignition != "" {
 		files = fmt.Sprintf("%d entries", len(rep.Entries))
 	}
-	line := fmt.Sprintf("%-30s %-9s %-5s %5.1fs (kernel %s, init %s)  %-4s firmware=%-4s config=%-7s ignition=%-16q written=%-10s check=%s",
+	line := fmt.Sprintf("%-30s %-9s %-5s %5.1fs (kernel %s, init %s)  %-4s firmware=%-4s via=%-12s config=%-7s ignition=%-16q written=%-10s check=%s",
 		scenario, mode, orDash(rep.Result), rep.Seconds, at(rep.KernelAt), at(rep.InitAt), orDash(rep.Accel),
-		orDash(rep.Firmware), orDash(rep.Config), rep.Ignition, files, verdict)
+		orDash(rep.Firmware), orDash(rep.BootedFrom), orDash(rep.Config), rep.Ignition, files, verdict)
 	resultsMu.Lock()
 	bootLines = append(bootLines, line)
 	resultsMu.Unlock()
@@ -756,6 +1153,14 @@ func recordScenario(scenario string, e expected, reports []bootReport) {
 			fmt.Fprintf(&b, "%s: kernel command line (%s): %s\n", scenario, rep.Mode, strings.Join(rep.Cmdline, " "))
 		}
 	}
+	var paths []string
+	for _, rep := range reports {
+		paths = append(paths, rep.Mode+" via "+orDash(rep.BootedFrom))
+		if rep.Copy != "" {
+			fmt.Fprintf(&b, "%s: %s boot copy: %s\n", scenario, rep.Mode, rep.Copy)
+		}
+	}
+	fmt.Fprintf(&b, "%s: boot paths: %s\n", scenario, strings.Join(paths, ", "))
 	fmt.Fprintf(&b, "%s: kargs required: %s; absent: %s\n", scenario, strings.Join(e.kargs, " "), orDash(strings.Join(e.noKargs, " ")))
 	rep := reports[0]
 	names := make([]string, 0, len(rep.Keyfiles))
@@ -817,16 +1222,6 @@ func at(sec float64) string {
 		return "  -  "
 	}
 	return fmt.Sprintf("%4.1fs", sec)
-}
-
-// messageWith returns the line of s that contains sub.
-func messageWith(s, sub string) string {
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, sub) {
-			return strings.TrimSpace(l)
-		}
-	}
-	return ""
 }
 
 // runOut runs a command in dir ("" for the current directory) and returns

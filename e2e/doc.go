@@ -14,12 +14,26 @@
 //
 // They need the Debian packages that .ci/run installs. Outside CI a missing
 // tool skips the tests; in CI (CI set in the environment) it fails them.
-// Environment:
+//
+// The expected Ignition result of the isobuild build image is computed from
+// the Butane file itself (read as YAML here, not with pkg/butane), and
+// Butane features the checker does not understand are refused.
+//
+// Every script runs in its own process group. Commands are stopped (SIGTERM
+// to the group, SIGKILL 10s later) 30s before go test's -timeout, so a test
+// that runs out of time fails with its output and leaves no QEMU behind;
+// boot-check.sh also runs QEMU under timeout(1). Each test's images and
+// serial logs are in its own /tmp/isobuild-e2e-<test>-* directory, removed
+// by t.Cleanup; the shared one (isobuild binary, base and built ISO) is
+// removed after the last test. Environment:
 //
 //	ISOBUILD_E2E_CACHE     download and build cache of the scripts
 //	ISOBUILD_E2E_BASE_ISO  use this base ISO instead of building one
 //	ISOBUILD_E2E_JOBS      QEMU runs at a time (default: twice the number of CPUs)
-//	ISOBUILD_E2E_ACCEL     auto (default: KVM only if a probe guest runs), tcg or kvm
-//	ISOBUILD_E2E_KEEP      if set, keep the work directory (ISOs, serial logs)
+//	ISOBUILD_E2E_ACCEL     auto (default: KVM only if a probe guest runs, probed
+//	                       once; a failing KVM boot is retried under TCG), tcg or
+//	                       kvm (forced, no retry)
+//	ISOBUILD_E2E_KEEP      if set, keep the work directories (ISOs, serial logs)
 //	BOOT_TIMEOUT           seconds per QEMU run (default 180)
+//	OVMF_CODE, OVMF_VARS   UEFI firmware (as for scripts/boot-check.sh)
 package e2e

@@ -45,13 +45,18 @@ type keyfile struct {
 
 // bootReport is what one boot-check.sh run reported.
 type bootReport struct {
-	Mode     string
-	Result   string // PASS or FAIL, from the BOOT-CHECK line
-	Firmware string
-	Accel    string
-	Seconds  float64 // the QEMU run
-	KernelAt float64 // when the kernel started, from the start of the run (-1: never)
-	InitAt   float64 // when /init started (-1: never)
+	Mode       string
+	Result     string // PASS or FAIL, from the BOOT-CHECK line
+	Outcome    string // how the QEMU run ended: finished, fatal, exited or timeout
+	Firmware   string
+	Accel      string
+	BootedFrom string            // SeaBIOS's boot device (cdrom, disk) or GRUB's ((cd0), (hd0,msdos2)); "-" if none
+	Copy       string            // uefi-usb: what boot-check.sh changed in the copy it booted (BOOT-COPY)
+	Fatal      map[string]string // source (firmware, serial, qemu) -> the first fatal message (BOOT-FATAL)
+	Grub       []string          // GRUB's E2E-GRUB lines
+	Seconds    float64           // the QEMU run
+	KernelAt   float64           // when the kernel started, from the start of the run (-1: never)
+	InitAt     float64           // when /init started (-1: never)
 
 	Markers        bool     // both E2E-INIT-BEGIN and E2E-INIT-END seen
 	Cmdline        []string // kernel arguments, in order
@@ -71,7 +76,8 @@ type bootReport struct {
 
 // parseReport reads boot-check.sh's standard output.
 func parseReport(stdout string) (bootReport, error) {
-	r := bootReport{Keyfiles: map[string]keyfile{}, Entries: map[string]entry{}, Stdout: stdout, Seconds: -1, KernelAt: -1, InitAt: -1}
+	r := bootReport{Keyfiles: map[string]keyfile{}, Entries: map[string]entry{}, Fatal: map[string]string{},
+		Stdout: stdout, Seconds: -1, KernelAt: -1, InitAt: -1}
 	var begin, end bool
 	sc := bufio.NewScanner(strings.NewReader(stdout))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -83,6 +89,16 @@ func parseReport(stdout string) (bootReport, error) {
 			begin = true
 		case line == "E2E-INIT-END":
 			end = true
+		case key == "E2E-GRUB":
+			r.Grub = append(r.Grub, val)
+		case key == "BOOT-COPY":
+			r.Copy = val
+		case key == "BOOT-FATAL":
+			src, msg, ok := strings.Cut(val, ": ")
+			if !ok {
+				return r, fmt.Errorf("bad line %q", line)
+			}
+			r.Fatal[src] = msg
 		case key == "E2E-CMDLINE":
 			r.Cmdline = strings.Fields(val)
 		case key == "E2E-FIRMWARE":
@@ -134,6 +150,10 @@ func parseReport(stdout string) (bootReport, error) {
 					r.Mode = v
 				case "result":
 					r.Result = v
+				case "outcome":
+					r.Outcome = v
+				case "booted_from":
+					r.BootedFrom = v
 				case "accel":
 					r.Accel = v
 				case "seconds":

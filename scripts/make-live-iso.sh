@@ -9,14 +9,16 @@
 #   images/pxeboot/rootfs.img   a small placeholder (not loaded at boot)
 #   images/ignition.img         256 KiB of zeros: the initrd embed area
 #   images/efiboot.img          FAT image with GRUB EFI (El Torito UEFI entry)
-#   EFI/BOOT/BOOTX64.EFI        the same GRUB, for the hybrid GPT partition
+#   EFI/BOOT/BOOTX64.EFI        the same GRUB, in the ISO 9660 tree (as in Fedora CoreOS)
 #   EFI/fedora/grub.cfg         UEFI menu, with a karg embed area
 #   isolinux/isolinux.cfg       BIOS menu, with a karg embed area
 #   coreos/igninfo.json, coreos/kargs.json, coreos/features.json
 #
 # Both boot entries load the embed area as a second initramfs, as CoreOS
 # does, so a config written there by isobuild shows up as /config.ign.
-# The image is isohybrid (MBR + GPT), with Rock Ridge and Joliet.
+# The image is isohybrid (MBR + GPT), with Rock Ridge and Joliet; the
+# MBR's second partition (type 0xEF) is efiboot.img, which UEFI firmware
+# boots when the image is a disk.
 #
 # Environment:
 #   ISOBUILD_E2E_CACHE       download/build cache (default ${TMPDIR:-/tmp}/isobuild-e2e-cache)
@@ -115,12 +117,26 @@ install -m 0755 "$here/e2e/init" "$rd/init"
 install -m 0755 "$here/e2e/setfiles" "$rd/usr/sbin/setfiles"
 install -m 0755 "$ign" "$rd/usr/bin/ignition"
 # The libraries the dynamically linked Ignition binary needs (libblkid,
-# libc, the loader), at the paths ldd reports.
-ldd "$ign" | awk '/=> \// { print $3 } /^[[:space:]]*\/[^ ]+ \(/ { print $1 }' |
-  while read -r lib; do
-    mkdir -p "$rd$(dirname "$lib")"
-    cp -L "$lib" "$rd$lib"
-  done
+# libc, the loader), at the paths ldd reports. This expects Debian's
+# dynamically linked build: anything ldd cannot resolve would only show up
+# as a failing /init in the guest, so stop here with the reason instead.
+if ! ldd_out=$(ldd "$ign" 2>&1); then
+  die "$ign is statically linked or not an executable (ldd: $(echo "$ldd_out" | head -n 1 | sed 's/^[[:space:]]*//')); this script copies the libraries of a dynamically linked Ignition (Debian's) into the initramfs: use the ignition package, or set ISOBUILD_E2E_IGNITION to such a build"
+fi
+case $ldd_out in
+  *"statically linked"*|*"not a dynamic executable"*)
+    die "$ign is statically linked; this script copies the libraries of a dynamically linked Ignition (Debian's) into the initramfs: use the ignition package, or set ISOBUILD_E2E_IGNITION to such a build" ;;
+esac
+if missing=$(printf '%s\n' "$ldd_out" | grep -F 'not found'); then
+  die "$ign needs libraries that ldd cannot find: $(printf '%s\n' "$missing" | awk '{ print $1 }' | paste -sd ' ')"
+fi
+libs=$(printf '%s\n' "$ldd_out" | awk '/=> \// { print $3 } /^[[:space:]]*\/[^ ]+ \(/ { print $1 }')
+[ -n "$libs" ] || die "ldd lists no libraries for $ign: $ldd_out"
+for lib in $libs; do
+  [ -f "$lib" ] || die "$ign: library $lib (from ldd) is not a file"
+  mkdir -p "$rd$(dirname "$lib")"
+  cp -L "$lib" "$rd$lib"
+done
 echo "$ign_version" > "$rd/etc/isobuild-e2e-ignition-version"
 # The stamp file and feature flags of a CoreOS live initramfs.
 : > "$rd/etc/coreos-live-initramfs"
