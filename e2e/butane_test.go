@@ -75,11 +75,7 @@ func expectTreeFromButane(src []byte, filesDir string) (wantTree, error) {
 		if !strings.HasPrefix(p, "/") || filepath.Clean(p) != p {
 			return fmt.Errorf("path %q: want an absolute, clean path", p)
 		}
-		if _, dup := t.Entries[p]; dup {
-			return fmt.Errorf("%s is declared twice", p)
-		}
-		t.Entries[p] = e
-		return nil
+		return t.add(p, e)
 	}
 	for _, d := range doc.Storage.Directories {
 		mode := uint32(0o755) // Ignition's default for directories
@@ -130,10 +126,9 @@ func expectTreeFromButane(src []byte, filesDir string) (wantTree, error) {
 		}
 		if u.Contents != nil {
 			p := "/etc/systemd/system/" + u.Name
-			if err := add(p, fileWant(0o644, 0, 0, []byte(*u.Contents), "Butane systemd.units")); err != nil {
+			if err := t.addFile(p, 0o644, 0, 0, []byte(*u.Contents), "Butane systemd.units"); err != nil {
 				return t, err
 			}
-			t.Contents[p] = []byte(*u.Contents)
 		}
 		if u.Enabled != nil {
 			verb := "disable"
@@ -143,15 +138,5 @@ func expectTreeFromButane(src []byte, filesDir string) (wantTree, error) {
 			fmt.Fprintf(&preset, "%s %s\n", verb, u.Name)
 		}
 	}
-	if preset.Len() > 0 {
-		if err := add(presetFile, fileWant(0o644, 0, 0, []byte(preset.String()), "Butane systemd.units enabled")); err != nil {
-			return t, err
-		}
-		t.Contents[presetFile] = []byte(preset.String())
-	}
-	// Ignition's own record of the run; its contents (boot ID, date) vary.
-	if err := add(resultFile, wantEntry{Type: 'f', Mode: 0o600, Size: -1, Why: "Ignition's result file"}); err != nil {
-		return t, err
-	}
-	return t, nil
+	return t, t.finish(preset.String(), "Butane systemd.units enabled")
 }

@@ -101,6 +101,37 @@ type wantEntry struct {
 	Why      string // where the expectation comes from, for messages
 }
 
+// add records the expectation e for path p, refusing a path declared twice.
+func (t wantTree) add(p string, e wantEntry) error {
+	if _, dup := t.Entries[p]; dup {
+		return fmt.Errorf("%s is declared twice", p)
+	}
+	t.Entries[p] = e
+	return nil
+}
+
+// addFile records a regular file with its exact contents.
+func (t wantTree) addFile(p string, mode uint32, uid, gid int, data []byte, why string) error {
+	if err := t.add(p, fileWant(mode, uid, gid, data, why)); err != nil {
+		return err
+	}
+	t.Contents[p] = data
+	return nil
+}
+
+// finish records what Ignition writes besides the declared nodes: the
+// preset file for enabled or disabled units (preset holds its lines, empty
+// for none) and Ignition's own record of the run, whose contents (boot ID,
+// date) vary.
+func (t wantTree) finish(preset, why string) error {
+	if preset != "" {
+		if err := t.addFile(presetFile, 0o644, 0, 0, []byte(preset), why); err != nil {
+			return err
+		}
+	}
+	return t.add(resultFile, wantEntry{Type: 'f', Mode: 0o600, Size: -1, Why: "Ignition's result file"})
+}
+
 const (
 	resultFile = "/etc/.ignition-result.json"
 	presetFile = "/etc/systemd/system-preset/20-ignition.preset"
@@ -127,13 +158,7 @@ func expectTree(config []byte) (wantTree, error) {
 	case len(c.Storage.Disks) > 0 || len(c.Storage.Filesystems) > 0:
 		return t, fmt.Errorf("configs with disks or filesystems are not supported by the boot test")
 	}
-	add := func(p string, e wantEntry) error {
-		if _, dup := t.Entries[p]; dup {
-			return fmt.Errorf("%s is declared twice", p)
-		}
-		t.Entries[p] = e
-		return nil
-	}
+	add := t.add
 	owner := func(n ignNode) (int, int, error) {
 		if n.User.Name != nil || n.Group.Name != nil {
 			return 0, 0, fmt.Errorf("%s: owners by name are not supported (no passwd database)", n.Path)
@@ -179,10 +204,9 @@ func expectTree(config []byte) (wantTree, error) {
 		if f.Mode != nil {
 			mode = uint32(*f.Mode)
 		}
-		if err := add(f.Path, fileWant(mode, uid, gid, data, "storage.files")); err != nil {
+		if err := t.addFile(f.Path, mode, uid, gid, data, "storage.files"); err != nil {
 			return t, err
 		}
-		t.Contents[f.Path] = data
 	}
 	for _, l := range c.Storage.Links {
 		uid, gid, err := owner(l.ignNode)
@@ -211,20 +235,17 @@ func expectTree(config []byte) (wantTree, error) {
 				return t, err
 			}
 		} else if u.Contents != nil {
-			if err := add(unitPath, fileWant(0o644, 0, 0, []byte(*u.Contents), "systemd.units")); err != nil {
+			if err := t.addFile(unitPath, 0o644, 0, 0, []byte(*u.Contents), "systemd.units"); err != nil {
 				return t, err
 			}
-			t.Contents[unitPath] = []byte(*u.Contents)
 		}
 		for _, d := range u.Dropins {
 			if d.Contents == nil {
 				continue
 			}
-			p := unitPath + ".d/" + d.Name
-			if err := add(p, fileWant(0o644, 0, 0, []byte(*d.Contents), "systemd.units dropins")); err != nil {
+			if err := t.addFile(unitPath+".d/"+d.Name, 0o644, 0, 0, []byte(*d.Contents), "systemd.units dropins"); err != nil {
 				return t, err
 			}
-			t.Contents[p] = []byte(*d.Contents)
 		}
 		if u.Enabled != nil {
 			verb := "disable"
@@ -234,17 +255,7 @@ func expectTree(config []byte) (wantTree, error) {
 			fmt.Fprintf(&preset, "%s %s\n", verb, u.Name)
 		}
 	}
-	if preset.Len() > 0 {
-		if err := add(presetFile, fileWant(0o644, 0, 0, []byte(preset.String()), "systemd.units enabled")); err != nil {
-			return t, err
-		}
-		t.Contents[presetFile] = []byte(preset.String())
-	}
-	// Ignition's own record of the run; its contents (boot ID, date) vary.
-	if err := add(resultFile, wantEntry{Type: 'f', Mode: 0o600, Size: -1, Why: "Ignition's result file"}); err != nil {
-		return t, err
-	}
-	return t, nil
+	return t, t.finish(preset.String(), "systemd.units enabled")
 }
 
 func fileWant(mode uint32, uid, gid int, data []byte, why string) wantEntry {
