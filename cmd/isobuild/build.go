@@ -194,8 +194,12 @@ func loadConfig(s *streams, o buildOptions) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range cfg.Warnings {
-		fmt.Fprintf(s.err, "%s: warning: %s\n", name, w)
+	// A config merged into a generated live config is parsed again, and
+	// its warnings printed, by the engine.
+	if !o.install.generatesLiveConfig() && len(o.destButane) == 0 {
+		for _, w := range cfg.Warnings {
+			fmt.Fprintf(s.err, "%s: warning: %s\n", name, w)
+		}
 	}
 	return raw, nil
 }

@@ -136,3 +136,15 @@ func TestBuildKargsOnlyEmbedsNoConfig(t *testing.T) {
 	}
 	fails(t, "No embedded Ignition config", nil, "iso", "ignition", "show", out)
 }
+
+func TestBuildWarnsOnce(t *testing.T) {
+	iso := fixture.ISO(t, "embed-areas-2023-07.x86_64.iso")
+	cfg := writeTemp(t, "w.ign", []byte(`{"ignition":{"version":"3.3.0"},"bogus":1}`))
+	for _, extra := range [][]string{nil, {"--pre-install", fixture.Customize(t, "pre-install-1")}} {
+		args := append(append([]string{"build", "--ignition", cfg}, extra...), "-o", filepath.Join(t.TempDir(), "x.iso"), iso)
+		r := ok(t, nil, args...)
+		if n := strings.Count(string(r.stderr), "unused key: $.bogus"); n != 1 {
+			t.Errorf("%v: the warning is printed %d times, want once:\n%s", extra, n, r.stderr)
+		}
+	}
+}
