@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/isobuild/isobuild/internal/fixture"
+	"github.com/isobuild/isobuild/internal/testiso"
 	"github.com/isobuild/isobuild/pkg/initrd"
 )
 
@@ -173,6 +174,32 @@ func TestGoldenOutputs(t *testing.T) {
 			for _, mode := range modes {
 				record(name, gc.name, mode, goldenRun(t, args, mode, iso, replacer))
 			}
+		}
+	}
+	// A larger image, so that copies span many chunks and the patches
+	// sit between long unpatched runs.
+	big := filepath.Join(t.TempDir(), "big.iso")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := testiso.Build(f, testiso.Options{RootfsSize: 96<<20 + 12345}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, gc := range cases {
+		if gc.name != "build-butane" && gc.name != "kargs-modify" && gc.name != "customize-full" {
+			continue
+		}
+		args := gc.args(t)
+		modes := []string{"stdout", "file", "inplace"}
+		if args[0] == "build" {
+			modes = modes[:2]
+		}
+		for _, mode := range modes {
+			record("testiso-96MiB", gc.name, mode, goldenRun(t, args, mode, big, replacer))
 		}
 	}
 	live := goldenInitramfs(t)
