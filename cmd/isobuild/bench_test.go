@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -83,7 +84,7 @@ func BenchmarkBuild(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		os.Remove(out)
-		if code := run(args, nil, io.Discard, io.Discard); code != 0 {
+		if code := run(context.Background(), args, nil, io.Discard, io.Discard); code != 0 {
 			b.Fatalf("build failed with exit %d", code)
 		}
 	}
@@ -121,8 +122,13 @@ func BenchmarkCopy(b *testing.B) {
 	reportMem(b)
 }
 
-// TestMain removes the benchmark image after the run.
+// TestMain removes the benchmark image after the run. With
+// ISOBUILD_TEST_RUN_MAIN=1 in its environment the test binary is isobuild
+// itself, for tests that need a separate process (signals).
 func TestMain(m *testing.M) {
+	if os.Getenv("ISOBUILD_TEST_RUN_MAIN") == "1" {
+		main()
+	}
 	code := m.Run()
 	if benchISO != "" {
 		os.RemoveAll(filepath.Dir(benchISO))

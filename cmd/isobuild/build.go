@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +13,7 @@ import (
 	"github.com/isobuild/isobuild/internal/output"
 	"github.com/isobuild/isobuild/pkg/butane"
 	"github.com/isobuild/isobuild/pkg/embed"
-	"github.com/isobuild/isobuild/pkg/ignconfig"
+	"github.com/isobuild/isobuild/pkg/installer"
 )
 
 const buildLong = `Build a customized live ISO from a base CoreOS live ISO.
@@ -68,7 +69,7 @@ func newBuildCmd(s *streams) *cobra.Command {
 		Example: buildExample,
 		Args:    exactArgs(1, "one base ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runBuild(s, o, args[0])
+			return runBuild(cmd.Context(), s, o, args[0])
 		},
 	}
 	f := c.Flags()
@@ -87,7 +88,7 @@ func newBuildCmd(s *streams) *cobra.Command {
 	return c
 }
 
-func runBuild(s *streams, o buildOptions, isoPath string) error {
+func runBuild(ctx context.Context, s *streams, o buildOptions, isoPath string) error {
 	if o.out == "" {
 		return usageError{errors.New("-o/--output is required: build writes a new ISO (use -o - for stdout, or the iso commands to change an ISO in place)")}
 	}
@@ -104,16 +105,17 @@ func runBuild(s *streams, o buildOptions, isoPath string) error {
 	if o.butane == "" && len(o.destButane) == 0 && (o.filesDir != "" || o.strict) {
 		return usageError{errors.New("--files-dir and --strict only apply to --butane and --dest-butane")}
 	}
-	config, err := loadConfig(s, o)
+	config, err := loadConfig(ctx, s, o)
 	if err != nil {
 		return err
 	}
-	install, err := o.install.options(s, "build")
+	install, err := o.install.options(ctx, s, "isobuild build")
 	if err != nil {
 		return err
 	}
+	install.LiveConfig = config
 	for _, p := range o.destButane {
-		src, err := s.readInput("--dest-butane", p)
+		src, err := s.readInput(ctx, "--dest-butane", p)
 		if err != nil {
 			return err
 		}
@@ -121,17 +123,13 @@ func runBuild(s *streams, o buildOptions, isoPath string) error {
 		if err != nil {
 			return err
 		}
-		install.DestIgnition = append(install.DestIgnition, embed.Source{Path: displayName(p), Data: ign})
+		install.DestIgnition = append(install.DestIgnition, installer.Input{Name: displayName(p), Data: ign})
 	}
-	custom := embed.Customization{Config: config, Install: install, Kargs: o.kargs, Force: o.force, ResetKargs: true}
-	if config != nil && (o.install.generatesLiveConfig() || len(o.destButane) > 0) {
-		// Other options generate a live config: merge the user's into it.
-		custom.Install.LiveIgnition = []embed.Source{{Path: configName(o), Data: config}}
-		custom.Config = nil
-	}
+	custom := embed.Customization{Install: install, Kargs: o.kargs, Force: o.force, ResetKargs: true}
 	var newKargs *string
-	err = output.Modify(isoPath, o.out, s.out, func(im *embed.Image) (embed.Changes, error) {
-		c, err := im.Customize(custom)
+	err = modify(ctx, s, isoPath, o.out, func(im *embed.Image) (embed.Changes, error) {
+		c, warnings, err := im.Customize(custom)
+		printWarnings(s.err, false, warnings)
 		newKargs = c.Kargs
 		return c, err
 	})
@@ -148,7 +146,7 @@ func runBuild(s *streams, o buildOptions, isoPath string) error {
 		if o.butane != "" {
 			src = o.butane + " (translated from Butane)"
 		}
-		fmt.Fprintf(info, "  live Ignition config: %d bytes from %s\n", len(config), src)
+		fmt.Fprintf(info, "  live Ignition config: %d bytes from %s\n", len(config.Data), src)
 	}
 	for _, k := range o.install.networkKeyfile {
 		fmt.Fprintf(info, "  network keyfile:      %s\n", filepath.Base(k))
@@ -165,46 +163,32 @@ func runBuild(s *streams, o buildOptions, isoPath string) error {
 	return nil
 }
 
-// loadConfig reads, translates and validates the config, printing any
-// warnings to stderr. It returns nil when no config was given.
-func loadConfig(s *streams, o buildOptions) ([]byte, error) {
-	var name string
-	var raw []byte
+// loadConfig reads the live config and translates it from Butane, printing
+// Butane's report. It returns nil when no config was given; the engine
+// validates the config.
+func loadConfig(ctx context.Context, s *streams, o buildOptions) (*installer.Input, error) {
 	switch {
 	case o.butane != "":
-		src, err := s.readInput("--butane", o.butane)
+		src, err := s.readInput(ctx, "--butane", o.butane)
 		if err != nil {
 			return nil, err
 		}
-		name = displayName(o.butane)
-		if raw, err = translate(s, o.butane, src, o); err != nil {
+		ign, err := translate(s, o.butane, src, o)
+		if err != nil {
 			return nil, err
 		}
+		return &installer.Input{Name: displayName(o.butane), Data: ign}, nil
 	case o.ignition != "":
-		src, err := s.readInput("--ignition", o.ignition)
+		src, err := s.readInput(ctx, "--ignition", o.ignition)
 		if err != nil {
 			return nil, err
 		}
-		name = displayName(o.ignition)
-		raw = src
-	default:
-		return nil, nil
+		return &installer.Input{Name: displayName(o.ignition), Data: src}, nil
 	}
-	cfg, err := ignconfig.Parse(name, raw)
-	if err != nil {
-		return nil, err
-	}
-	// A config merged into a generated live config is parsed again, and
-	// its warnings printed, by the engine.
-	if !o.install.generatesLiveConfig() && len(o.destButane) == 0 {
-		for _, w := range cfg.Warnings {
-			fmt.Fprintf(s.err, "%s: warning: %s\n", name, w)
-		}
-	}
-	return raw, nil
+	return nil, nil
 }
 
-// translate translates a Butane file, printing its warnings.
+// translate translates a Butane file, printing its report.
 func translate(s *streams, path string, src []byte, o buildOptions) ([]byte, error) {
 	ign, report, err := butane.Translate(displayName(path), src, butane.Options{FilesDir: o.filesDir, Strict: o.strict})
 	if err != nil {
@@ -212,13 +196,6 @@ func translate(s *streams, path string, src []byte, o buildOptions) ([]byte, err
 	}
 	printReport(s.err, report.String())
 	return ign, nil
-}
-
-func configName(o buildOptions) string {
-	if o.butane != "" {
-		return displayName(o.butane)
-	}
-	return displayName(o.ignition)
 }
 
 func displayName(path string) string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
@@ -25,7 +26,7 @@ func (r result) combined() string { return string(r.stdout) + string(r.stderr) }
 func cli(t *testing.T, stdin []byte, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(args, bytes.NewReader(stdin), &out, &errb)
+	code := run(context.Background(), args, bytes.NewReader(stdin), &out, &errb)
 	return result{out.Bytes(), errb.Bytes(), code}
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/isobuild/isobuild/internal/output"
 	"github.com/isobuild/isobuild/pkg/embed"
 )
 
@@ -45,12 +44,14 @@ func newISOCustomizeCmd(s *streams) *cobra.Command {
 		Example: customizeExample,
 		Args:    exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts, err := f.options(s, "iso customize")
+			opts, err := f.options(cmd.Context(), s, "isobuild iso customize")
 			if err != nil {
 				return err
 			}
-			return output.Modify(args[0], out, s.out, func(im *embed.Image) (embed.Changes, error) {
-				return im.Customize(embed.Customization{Install: opts, Kargs: live, Force: force})
+			return modify(cmd.Context(), s, args[0], out, func(im *embed.Image) (embed.Changes, error) {
+				c, warnings, err := im.Customize(embed.Customization{Install: opts, Kargs: live, Force: force})
+				printWarnings(s.err, true, warnings)
+				return c, err
 			})
 		},
 	}

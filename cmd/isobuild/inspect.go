@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/isobuild/isobuild/internal/output"
 	"github.com/isobuild/isobuild/pkg/embed"
+	"github.com/isobuild/isobuild/pkg/installer"
 )
 
 type inspectDescriptor struct {
@@ -50,7 +50,7 @@ type inspectReport struct {
 	InitrdUsed    int64               `json:"initrd_area_used"`
 	Members       []inspectMember     `json:"embedded_files"`
 	Kargs         *inspectKargs       `json:"kargs"`
-	Features      embed.Features      `json:"features"`
+	Features      installer.Features  `json:"features"`
 	HasLiveConfig bool                `json:"has_live_config"`
 }
 
@@ -89,10 +89,11 @@ func inspect(path string) (*inspectReport, error) {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	defer f.Close()
-	im, size, err := output.OpenImage(f)
+	im, err := openImageFile(f)
 	if err != nil {
 		return nil, err
 	}
+	size := im.ISO.Size()
 	pvd := im.ISO.Primary()
 	rep := &inspectReport{
 		File: path, Size: size, VolumeID: pvd.VolumeID, SystemID: pvd.SystemID,

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/pflag"
 
-	"github.com/isobuild/isobuild/pkg/embed"
+	"github.com/isobuild/isobuild/pkg/installer"
 )
 
 // onceString is a string flag that may be given only once.
@@ -87,75 +89,69 @@ func (f *installFlags) add(fs *pflag.FlagSet, liveIgnition bool) {
 	}
 }
 
-// sources turns paths into engine inputs. "-" reads stdin where stdin
-// makes sense (configs and certificates); options whose file name matters
-// (keyfiles, hooks, installer configs) need a real file.
-func (s *streams) sources(option string, paths []string, stdinOK bool) ([]embed.Source, error) {
-	var out []embed.Source
+// inputs reads the files at paths for the engine. "-" reads stdin where
+// stdin makes sense (configs and certificates); options whose file name
+// matters (keyfiles, hooks, installer configs) need a real file. A file
+// that cannot be read is passed on with its error, which the engine reports
+// when it gets to it, after the checks that come first.
+func (s *streams) inputs(ctx context.Context, option string, paths []string, stdinOK bool) ([]installer.Input, error) {
+	var out []installer.Input
 	for _, p := range paths {
 		if p != "-" {
-			out = append(out, embed.Source{Path: p})
+			data, err := os.ReadFile(p)
+			out = append(out, installer.Input{Name: p, Data: data, Err: err})
 			continue
 		}
 		if !stdinOK {
 			return nil, usageError{fmt.Errorf("%s needs a file: its name is used in the image", option)}
 		}
-		data, err := s.readInput(option, p)
+		data, err := s.readInput(ctx, option, p)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, embed.Source{Path: "<stdin>", Data: data})
+		out = append(out, installer.Input{Name: "<stdin>", Data: data})
 	}
 	return out, nil
 }
 
 // options turns the flags into engine options; console specs are checked
 // here, as usage errors.
-func (f *installFlags) options(s *streams, tool string) (embed.InstallOptions, error) {
-	o := embed.InstallOptions{
+func (f *installFlags) options(ctx context.Context, s *streams, generator string) (installer.Options, error) {
+	o := installer.Options{
 		DestDevice:     f.destDevice.value,
 		DestKargAppend: f.destKargAppend,
 		DestKargDelete: f.destKargDelete,
-		Warn:           s.err,
-		Tool:           tool,
+		Generator:      generator,
 	}
 	for _, in := range []struct {
 		option  string
 		paths   []string
 		stdinOK bool
-		dst     *[]embed.Source
+		dst     *[]installer.Input
 	}{
 		{"--dest-ignition", f.destIgnition, true, &o.DestIgnition},
 		{"--network-keyfile", f.networkKeyfile, false, &o.NetworkKeyfile},
-		{"--network-nmstate", f.networkNmstate, false, &o.NetworkNmstate},
 		{"--ignition-ca", f.ignitionCA, true, &o.IgnitionCA},
 		{"--pre-install", f.preInstall, false, &o.PreInstall},
 		{"--post-install", f.postInstall, false, &o.PostInstall},
 		{"--installer-config", f.installerConfig, false, &o.InstallerConfig},
 		{"--live-ignition", f.liveIgnition, true, &o.LiveIgnition},
 	} {
-		srcs, err := s.sources(in.option, in.paths, in.stdinOK)
+		inputs, err := s.inputs(ctx, in.option, in.paths, in.stdinOK)
 		if err != nil {
 			return o, err
 		}
-		*in.dst = srcs
+		*in.dst = inputs
 	}
 	for _, spec := range f.destConsole {
-		c, err := embed.ParseConsole(spec)
+		c, err := installer.ParseConsole(spec)
 		if err != nil {
 			return o, usageError{fmt.Errorf("--dest-console: %w", err)}
 		}
 		o.DestConsole = append(o.DestConsole, c)
 	}
+	o.NetworkNmstate = nmstateKeyfiles(ctx, f.networkNmstate)
 	return o, nil
-}
-
-// generatesLiveConfig reports whether options other than keyfiles are set,
-// which makes the engine generate a live config.
-func (f *installFlags) generatesLiveConfig() bool {
-	return len(f.destIgnition) > 0 || f.destDevice.set || len(f.destConsole) > 0 || len(f.destKargAppend) > 0 ||
-		len(f.destKargDelete) > 0 || len(f.networkNmstate) > 0 || len(f.ignitionCA) > 0 || len(f.preInstall) > 0 ||
-		len(f.postInstall) > 0 || len(f.installerConfig) > 0 || len(f.liveIgnition) > 0
 }
 
 var errNoOutput = errors.New("-o/--output is required")

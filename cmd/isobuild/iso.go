@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/isobuild/isobuild/internal/output"
 	"github.com/isobuild/isobuild/pkg/embed"
 	"github.com/isobuild/isobuild/pkg/iso"
+	"github.com/isobuild/isobuild/pkg/overlay"
 )
 
 const outputHelp = "write the result to `PATH` (which must not exist) or - for stdout; without -o the ISO is modified in place"
@@ -48,11 +50,11 @@ in the image are kept.`,
   butane config.bu | isobuild iso ignition embed live.iso`,
 		Args: exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			config, err := s.readInput("--ignition-file", cfgPath)
+			config, err := s.readInput(cmd.Context(), "--ignition-file", cfgPath)
 			if err != nil {
 				return err
 			}
-			return output.Modify(args[0], out, s.out, func(im *embed.Image) (embed.Changes, error) {
+			return modify(cmd.Context(), s, args[0], out, func(im *embed.Image) (embed.Changes, error) {
 				return im.EmbedIgnition(config, force)
 			})
 		},
@@ -86,7 +88,7 @@ in the image are kept.`,
 		Long:  "Remove the live Ignition config; network keyfiles stay. Removing the only customization restores the original bytes.",
 		Args:  exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return output.Modify(args[0], rmOut, s.out, func(im *embed.Image) (embed.Changes, error) {
+			return modify(cmd.Context(), s, args[0], rmOut, func(im *embed.Image) (embed.Changes, error) {
 				return im.RemoveIgnition(), nil
 			})
 		},
@@ -134,7 +136,7 @@ whole arguments only: "-d foo" leaves "foo=bar" alone.`,
   isobuild iso kargs modify -r ignition.platform.id=metal=qemu -o qemu.iso live.iso`,
 		Args: exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return output.Modify(args[0], out, s.out, func(im *embed.Image) (embed.Changes, error) {
+			return modify(cmd.Context(), s, args[0], out, func(im *embed.Image) (embed.Changes, error) {
 				return im.ModifyKargs(edit)
 			})
 		},
@@ -150,7 +152,7 @@ whole arguments only: "-d foo" leaves "foo=bar" alone.`,
 		Short: "Restore the default live kernel arguments",
 		Args:  exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return output.Modify(args[0], resetOut, s.out, func(im *embed.Image) (embed.Changes, error) {
+			return modify(cmd.Context(), s, args[0], resetOut, func(im *embed.Image) (embed.Changes, error) {
 				return im.ResetKargs()
 			})
 		},
@@ -178,8 +180,12 @@ already in the image are replaced; an embedded Ignition config stays.`,
 			if len(keyfiles) == 0 {
 				return usageError{errors.New("at least one -k/--keyfile is required")}
 			}
-			return output.Modify(args[0], out, s.out, func(im *embed.Image) (embed.Changes, error) {
-				return im.EmbedNetwork(keyfiles, force)
+			inputs, err := s.inputs(cmd.Context(), "--keyfile", keyfiles, false)
+			if err != nil {
+				return err
+			}
+			return modify(cmd.Context(), s, args[0], out, func(im *embed.Image) (embed.Changes, error) {
+				return im.EmbedNetwork(inputs, force)
 			})
 		},
 	}
@@ -208,7 +214,7 @@ already in the image are replaced; an embedded Ignition config stays.`,
 		Short: "Remove the embedded keyfiles",
 		Args:  exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return output.Modify(args[0], rmOut, s.out, func(im *embed.Image) (embed.Changes, error) {
+			return modify(cmd.Context(), s, args[0], rmOut, func(im *embed.Image) (embed.Changes, error) {
 				return im.RemoveNetwork(), nil
 			})
 		},
@@ -226,7 +232,7 @@ func newISOResetCmd(s *streams) *cobra.Command {
 		Long:  "Empty the initrd embed area and restore the default kernel arguments. The result is byte-identical to the image as it was built.",
 		Args:  exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return output.Modify(args[0], out, s.out, func(im *embed.Image) (embed.Changes, error) {
+			return modify(cmd.Context(), s, args[0], out, func(im *embed.Image) (embed.Changes, error) {
 				return im.Reset(), nil
 			})
 		},
@@ -258,7 +264,7 @@ example fedora-coreos-live.x86_64-vmlinuz. Existing files are not overwritten.`,
 			if err != nil {
 				return fmt.Errorf("%s: parsing ISO9660 image: %w", args[0], err)
 			}
-			paths, err := extractPXE(img, f, args[0], dir)
+			paths, err := extractPXE(cmd.Context(), img, f, args[0], dir)
 			for _, p := range paths {
 				fmt.Fprintln(s.out, p)
 			}
@@ -271,7 +277,7 @@ example fedora-coreos-live.x86_64-vmlinuz. Existing files are not overwritten.`,
 }
 
 // extractPXE copies the files of images/pxeboot next to each other in dir.
-func extractPXE(img *iso.Image, f *os.File, isoPath, dir string) ([]string, error) {
+func extractPXE(ctx context.Context, img *iso.Image, f *os.File, isoPath, dir string) ([]string, error) {
 	recs, err := img.ReadDir(embed.PXEDir)
 	if err != nil {
 		return nil, fmt.Errorf("%w (%s: %w)", embed.ErrUnrecognized, embed.PXEDir, err)
@@ -286,10 +292,8 @@ func extractPXE(img *iso.Image, f *os.File, isoPath, dir string) ([]string, erro
 			continue
 		}
 		p := filepath.Join(dir, stem+"-"+strings.ToLower(rec.Name))
-		err := output.CreateNew(p, func(dst *os.File) error {
-			return embed.CopyRange(dst, f, rec.Offset, rec.Length)
-		})
-		if err != nil {
+		file := overlay.New(img.Section(rec), rec.Length)
+		if err := output.NewFile(ctx, p, file); err != nil {
 			return written, err
 		}
 		written = append(written, p)
@@ -304,8 +308,52 @@ func openImage(path string) (*embed.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	im, _, err := output.OpenImage(f)
-	return im, err
+	return openImageFile(f)
+}
+
+// openImageFile opens the CoreOS live image in f, naming f in errors.
+func openImageFile(f *os.File) (*embed.Image, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", f.Name())
+	}
+	im, err := embed.Open(f, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	return im, nil
+}
+
+// modify opens the image at path (read-write only when dest is "", which
+// means in place), lets plan compute the new area contents, turns them into
+// an overlay after checking every capacity, and writes that to dest. Every
+// check happens before the first byte is written.
+func modify(ctx context.Context, s *streams, path, dest string, plan func(*embed.Image) (embed.Changes, error)) error {
+	flag := os.O_RDONLY
+	if dest == "" {
+		flag = os.O_RDWR
+	}
+	f, err := os.OpenFile(path, flag, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", path, err)
+	}
+	defer f.Close()
+	im, err := openImageFile(f)
+	if err != nil {
+		return err
+	}
+	c, err := plan(im)
+	if err != nil {
+		return err
+	}
+	ov, err := im.Overlay(c)
+	if err != nil {
+		return err
+	}
+	return output.Write(ctx, dest, f, s.out, ov)
 }
 
 // writeExclusive creates path, failing if it exists.
@@ -313,7 +361,7 @@ func writeExclusive(path string, data []byte, mode os.FileMode) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("creating %s: File exists (%w)", path, err)
+			return &output.ExistsError{Path: path}
 		}
 		return fmt.Errorf("creating %s: %w", path, err)
 	}

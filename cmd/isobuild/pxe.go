@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"github.com/isobuild/isobuild/internal/output"
 	"github.com/isobuild/isobuild/pkg/embed"
 	"github.com/isobuild/isobuild/pkg/initrd"
+	"github.com/isobuild/isobuild/pkg/overlay"
+	"github.com/isobuild/isobuild/pkg/pxe"
 )
 
 func newPXECmd(s *streams) *cobra.Command {
@@ -44,7 +47,8 @@ passes the kernel arguments ignition.firstboot ignition.platform.id=metal.`,
 			if out == "" {
 				return usageError{errNoOutput}
 			}
-			opts, err := f.options(s, "pxe customize")
+			ctx := cmd.Context()
+			opts, err := f.options(ctx, s, "isobuild pxe customize")
 			if err != nil {
 				return err
 			}
@@ -65,21 +69,20 @@ passes the kernel arguments ignition.firstboot ignition.platform.id=metal.`,
 			if err != nil {
 				return err
 			}
-			extra, err := embed.CustomizePXE(in, opts)
+			res, err := pxe.Customize(ctx, io.NewSectionReader(in, 0, st.Size()), opts)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			write := func(w io.Writer) error {
-				if err := embed.CopyRange(w, in, 0, st.Size()); err != nil {
-					return err
-				}
-				_, err := w.Write(extra)
+			printWarnings(s.err, true, res.Warnings)
+			if res.KernelArgs != "" {
+				fmt.Fprintf(s.err, pxeKargsNotice, res.KernelArgs)
+			}
+			// The input, unchanged, with the customization appended.
+			img := overlay.New(in, st.Size())
+			if _, err := img.Append(bytes.NewReader(res.Archive), int64(len(res.Archive))); err != nil {
 				return err
 			}
-			if out == output.Stdout {
-				return write(s.out)
-			}
-			return output.CreateNew(out, func(f *os.File) error { return write(f) })
+			return output.Write(ctx, out, nil, s.out, img)
 		},
 	}
 	f.add(c.Flags(), true)
@@ -136,11 +139,11 @@ config.ign. Load it as an extra initrd after the live initramfs in the PXE
 setup. The config is stored byte for byte. -o overwrites an existing file.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			config, err := s.readInput("--ignition-file", cfg)
+			config, err := s.readInput(cmd.Context(), "--ignition-file", cfg)
 			if err != nil {
 				return err
 			}
-			data, err := embed.WrapIgnition(config)
+			data, err := pxe.WrapIgnition(config)
 			if err != nil {
 				return err
 			}
@@ -159,7 +162,7 @@ setup. The config is stored byte for byte. -o overwrites an existing file.`,
 				return err
 			}
 			defer done()
-			config, err := embed.UnwrapIgnition(r)
+			config, err := pxe.UnwrapIgnition(r)
 			if err != nil {
 				return err
 			}
@@ -183,7 +186,11 @@ func newPXENetworkCmd(s *streams) *cobra.Command {
 			if len(keyfiles) == 0 {
 				return usageError{errors.New("at least one -k/--keyfile is required")}
 			}
-			data, err := embed.WrapNetwork(keyfiles)
+			inputs, err := s.inputs(cmd.Context(), "--keyfile", keyfiles, false)
+			if err != nil {
+				return err
+			}
+			data, err := pxe.WrapNetwork(inputs)
 			if err != nil {
 				return err
 			}
@@ -203,7 +210,7 @@ func newPXENetworkCmd(s *streams) *cobra.Command {
 				return err
 			}
 			defer done()
-			files, err := embed.UnwrapNetwork(r)
+			files, err := pxe.UnwrapNetwork(r)
 			if err != nil {
 				return err
 			}

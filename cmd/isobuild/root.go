@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -72,18 +73,33 @@ func exactArgs(n int, names string) cobra.PositionalArgs {
 
 // readInput reads a whole file, or stdin for "-" or "". It works on pipes
 // such as bash's /dev/fd/63. Stdin can be read by one option only; what
-// names the option in the error.
-func (s *streams) readInput(what, path string) ([]byte, error) {
+// names the option in the error. Reading stdin stops when ctx is done,
+// so that a signal ends a command that waits for input.
+func (s *streams) readInput(ctx context.Context, what, path string) ([]byte, error) {
 	if path == "" || path == "-" {
 		if s.stdinBy != "" {
 			return nil, usageError{fmt.Errorf("%s and %s both read standard input (-); give one of them a file", s.stdinBy, what)}
 		}
 		s.stdinBy = what
-		b, err := io.ReadAll(s.in)
-		if err != nil {
-			return nil, fmt.Errorf("reading standard input: %w", err)
+		type read struct {
+			b   []byte
+			err error
 		}
-		return b, nil
+		done := make(chan read, 1)
+		go func() {
+			b, err := io.ReadAll(s.in)
+			done <- read{b, err}
+		}()
+		select {
+		case r := <-done:
+			if r.err != nil {
+				return nil, fmt.Errorf("reading standard input: %w", r.err)
+			}
+			return r.b, nil
+		case <-ctx.Done():
+			// The reading goroutine ends with the process.
+			return nil, fmt.Errorf("reading standard input: %w", context.Cause(ctx))
+		}
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -1,12 +1,17 @@
-// Package output writes a modified image in one of three ways: in place, to
-// a new file created without clobbering, or as a stream to stdout. For the
-// same input and regions the three give the same bytes.
+// Package output writes an edited image, an overlay.Image, to where the
+// user asked: to a new file, which is created without clobbering anything
+// and appears only once it is complete; as a stream, such as standard
+// output; or into the image file itself, in place. For the same overlay the
+// three give the same bytes. Every function takes a context and stops soon
+// after it is cancelled; a new file that was not finished is removed.
 package output
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,42 +20,75 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
-	"github.com/isobuild/isobuild/pkg/embed"
+	"github.com/isobuild/isobuild/pkg/overlay"
 )
 
 // Stdout is the -o value that selects streaming to standard output.
 const Stdout = "-"
 
-// TempPrefix starts the names of temporary files left in the output
-// directory while an output is being written.
+// TempPrefix starts the names of the temporary files that new outputs are
+// written to, in the output directory.
 const TempPrefix = ".isobuild-temp-"
 
 // ErrTerminal refuses to write an image to a terminal.
-var ErrTerminal = errors.New("Refusing to write binary data to terminal")
+var ErrTerminal = errors.New("refusing to write binary data to a terminal")
 
-// Image writes in (size bytes) with regions applied to dest: "" means in
-// place (in must be open for writing), "-" means stdout, anything else is a
-// path that must not exist yet.
-func Image(dest string, in *os.File, size int64, regions []embed.Region, stdout io.Writer) error {
+// ExistsError reports an output path that already exists.
+type ExistsError struct {
+	Path string
+}
+
+func (e *ExistsError) Error() string { return fmt.Sprintf("output %s already exists", e.Path) }
+
+// Unwrap makes errors.Is(err, fs.ErrExist) true.
+func (e *ExistsError) Unwrap() error { return fs.ErrExist }
+
+// Write writes img to dest: "" means in place, into in (which must be the
+// file img was read from, open for writing); Stdout means the stream
+// stdout; anything else is the path of a new file, which must not exist.
+func Write(ctx context.Context, dest string, in *os.File, stdout io.Writer, img *overlay.Image) error {
 	switch dest {
 	case "":
-		if err := embed.Patch(in, regions); err != nil {
-			return fmt.Errorf("modifying %s in place: %w", in.Name(), err)
-		}
-		if err := in.Sync(); err != nil {
-			return fmt.Errorf("syncing %s: %w", in.Name(), err)
-		}
-		return nil
+		return InPlace(ctx, in, img)
 	case Stdout:
-		if err := RefuseTerminal(stdout); err != nil {
-			return err
-		}
-		return embed.Stream(stdout, in, size, regions)
+		return Stream(ctx, stdout, img)
 	default:
-		return CreateNew(dest, func(f *os.File) error {
-			return embed.Stream(f, in, size, regions)
-		})
+		return NewFile(ctx, dest, img)
 	}
+}
+
+// InPlace writes the patches and appended extents of img into f, which
+// already holds the rest of the bytes, and syncs f. A cancelled ctx stops it
+// only before it starts: the patches of an edit are a few small writes, and
+// stopping between them would leave some areas old and some new.
+func InPlace(ctx context.Context, f *os.File, img *overlay.Image) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := img.ApplyTo(context.WithoutCancel(ctx), f); err != nil {
+		return fmt.Errorf("modifying %s in place: %w", f.Name(), err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// Stream writes img to w, refusing a terminal.
+func Stream(ctx context.Context, w io.Writer, img *overlay.Image) error {
+	if err := RefuseTerminal(w); err != nil {
+		return err
+	}
+	_, err := img.WriteToContext(ctx, w)
+	return err
+}
+
+// NewFile writes img to a new file at path, as CreateNew does.
+func NewFile(ctx context.Context, path string, img *overlay.Image) error {
+	return CreateNew(path, func(f *os.File) error {
+		_, err := img.WriteToContext(ctx, f)
+		return err
+	})
 }
 
 // RefuseTerminal returns ErrTerminal when w is a terminal.
@@ -61,37 +99,22 @@ func RefuseTerminal(w io.Writer) error {
 	return nil
 }
 
-var (
-	pendingMu sync.Mutex
-	pending   = map[string]struct{}{}
-)
-
-// RemovePending deletes the temporary files of outputs still being written;
-// the CLI calls it when a signal stops the process.
-func RemovePending() {
-	pendingMu.Lock()
-	defer pendingMu.Unlock()
-	for p := range pending {
-		os.Remove(p)
-	}
-}
-
 // CheckNew fails early, before a whole image is copied, when path exists.
 // The no-replace rename in CreateNew is what really guards against
 // clobbering.
 func CheckNew(path string) error {
 	if _, err := os.Lstat(path); err == nil {
-		return fmt.Errorf("creating %s: File exists (%w)", path, os.ErrExist)
+		return &ExistsError{Path: path}
 	}
 	return nil
 }
 
 // CreateNew writes a new file at path through fill. fill writes into a
 // temporary file in the same directory; only when it succeeds is the file
-// linked into place, and never over an existing file: an existing path fails
-// with an error containing "File exists". On any failure nothing is left
-// behind.
-func CreateNew(path string, fill func(*os.File) error) (err error) {
+// synced and linked into place, and never over an existing file (an
+// *ExistsError). On any failure the temporary file is removed, so nothing
+// is left behind.
+func CreateNew(path string, fill func(*os.File) error) error {
 	if err := CheckNew(path); err != nil {
 		return err
 	}
@@ -101,15 +124,9 @@ func CreateNew(path string, fill func(*os.File) error) (err error) {
 		return fmt.Errorf("creating temporary file in %s: %w", dir, err)
 	}
 	name := tmp.Name()
-	pendingMu.Lock()
-	pending[name] = struct{}{}
-	pendingMu.Unlock()
 	defer func() {
 		tmp.Close()
-		os.Remove(name)
-		pendingMu.Lock()
-		delete(pending, name)
-		pendingMu.Unlock()
+		os.Remove(name) // gone already after the rename
 	}()
 	if err := fill(tmp); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
@@ -125,8 +142,7 @@ func CreateNew(path string, fill func(*os.File) error) (err error) {
 	}
 	if err := renameNoReplace(name, path); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			// coreos-installer scripts match the capitalised OS text.
-			return fmt.Errorf("creating %s: File exists (%w)", path, err)
+			return &ExistsError{Path: path}
 		}
 		return fmt.Errorf("creating %s: %w", path, err)
 	}
@@ -158,48 +174,3 @@ var umaskOnce = sync.OnceValue(func() os.FileMode {
 })
 
 func umask() os.FileMode { return umaskOnce() }
-
-// Modify opens the image at path (read-write only when dest is "", which
-// means in place), lets change compute the new area contents, checks them
-// against the areas' capacities and writes the result to dest. Every check
-// happens before the first byte is written.
-func Modify(path, dest string, stdout io.Writer, change func(*embed.Image) (embed.Changes, error)) error {
-	flag := os.O_RDONLY
-	if dest == "" {
-		flag = os.O_RDWR
-	}
-	f, err := os.OpenFile(path, flag, 0)
-	if err != nil {
-		return fmt.Errorf("opening %s: %w", path, err)
-	}
-	defer f.Close()
-	im, size, err := OpenImage(f)
-	if err != nil {
-		return err
-	}
-	c, err := change(im)
-	if err != nil {
-		return err
-	}
-	regions, err := im.Regions(c)
-	if err != nil {
-		return err
-	}
-	return Image(dest, f, size, regions, stdout)
-}
-
-// OpenImage opens the CoreOS live image in f, naming f in errors.
-func OpenImage(f *os.File) (*embed.Image, int64, error) {
-	st, err := f.Stat()
-	if err != nil {
-		return nil, 0, fmt.Errorf("%s: %w", f.Name(), err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, 0, fmt.Errorf("%s: not a regular file", f.Name())
-	}
-	im, err := embed.Open(f, st.Size())
-	if err != nil {
-		return nil, 0, fmt.Errorf("%s: %w", f.Name(), err)
-	}
-	return im, st.Size(), nil
-}

@@ -2,13 +2,14 @@ package output
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/isobuild/isobuild/pkg/embed"
+	"github.com/isobuild/isobuild/pkg/overlay"
 )
 
 func entries(t *testing.T, dir string) []string {
@@ -36,7 +37,8 @@ func TestCreateNew(t *testing.T) {
 	}
 	// No clobbering, with the text scripts match on.
 	err := CreateNew(p, func(f *os.File) error { _, err := f.WriteString("other"); return err })
-	if err == nil || !strings.Contains(err.Error(), "File exists") || !errors.Is(err, os.ErrExist) {
+	var exists *ExistsError
+	if !errors.As(err, &exists) || exists.Path != p || !errors.Is(err, os.ErrExist) {
 		t.Fatalf("second CreateNew: %v", err)
 	}
 	if b, _ := os.ReadFile(p); string(b) != "data" {
@@ -53,28 +55,52 @@ func TestCreateNew(t *testing.T) {
 	}
 }
 
-func TestImageModesAgree(t *testing.T) {
+func TestWriteModesAgree(t *testing.T) {
+	ctx := context.Background()
 	dir := t.TempDir()
 	src := bytes.Repeat([]byte("0123456789abcdef"), 4096)
 	in := filepath.Join(dir, "in.img")
-	os.WriteFile(in, src, 0o644)
-	regions := []embed.Region{{Offset: 10, Data: []byte("XX"), What: "a"}, {Offset: 60000, Data: []byte("YYYY"), What: "b"}}
+	if err := os.WriteFile(in, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	want := append([]byte{}, src...)
 	copy(want[10:], "XX")
 	copy(want[60000:], "YYYY")
+	want = append(want, "tail"...)
+	edit := func(f *os.File) *overlay.Image {
+		img := overlay.New(f, int64(len(src)))
+		for _, p := range []struct {
+			off  int64
+			data string
+		}{{10, "XX"}, {60000, "YYYY"}} {
+			if err := img.Patch(p.off, []byte(p.data)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := img.Append(strings.NewReader("tail"), 4); err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
 
-	f, _ := os.Open(in)
+	f, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer f.Close()
 	var stream bytes.Buffer
-	if err := Image(Stdout, f, int64(len(src)), regions, &stream); err != nil {
+	if err := Write(ctx, Stdout, f, &stream, edit(f)); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out.img")
-	if err := Image(out, f, int64(len(src)), regions, nil); err != nil {
+	if err := Write(ctx, out, f, nil, edit(f)); err != nil {
 		t.Fatal(err)
 	}
-	rw, _ := os.OpenFile(in, os.O_RDWR, 0)
-	if err := Image("", rw, int64(len(src)), regions, nil); err != nil {
+	rw, err := os.OpenFile(in, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(ctx, "", rw, nil, edit(rw)); err != nil {
 		t.Fatal(err)
 	}
 	rw.Close()
@@ -83,11 +109,43 @@ func TestImageModesAgree(t *testing.T) {
 	if !bytes.Equal(stream.Bytes(), want) || !bytes.Equal(got, want) || !bytes.Equal(inplace, want) {
 		t.Fatal("output modes differ from the expected bytes")
 	}
+}
 
-	// Overlapping or out-of-range regions are refused in stream mode.
-	bad := []embed.Region{{Offset: 10, Data: []byte("XXXX")}, {Offset: 12, Data: []byte("Y")}}
-	if err := Image(Stdout, f, int64(len(src)), bad, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "precedes current offset") {
-		t.Fatalf("overlap: %v", err)
+func TestCancelledNewFileLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	if err := os.WriteFile(src, make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out := filepath.Join(dir, "out")
+	if err := NewFile(ctx, out, overlay.New(f, 1<<20)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled NewFile: %v", err)
+	}
+	if got := entries(t, dir); len(got) != 1 || got[0] != "src" {
+		t.Fatalf("directory holds %v, want only src", got)
+	}
+	// In place, a cancelled edit does not start.
+	rw, err := os.OpenFile(src, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rw.Close()
+	img := overlay.New(rw, 1<<20)
+	if err := img.Patch(5, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := InPlace(ctx, rw, img); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled InPlace: %v", err)
+	}
+	if b, _ := os.ReadFile(src); b[5] != 0 {
+		t.Fatal("a cancelled in-place edit wrote")
 	}
 }
 

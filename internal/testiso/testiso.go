@@ -16,7 +16,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/isobuild/isobuild/pkg/iso"
+	"github.com/isobuild/isobuild/internal/isowrite"
 )
 
 // Defaults for Options.
@@ -208,23 +208,23 @@ func Build(w io.Writer, o Options) error {
 	if err != nil {
 		return err
 	}
-	return iso.Write(w, files, WriteOptions(o))
+	return isowrite.Write(w, files, WriteOptions(o))
 }
 
-// WriteOptions returns the iso.WriteOptions Build uses for o.
-func WriteOptions(o Options) iso.WriteOptions {
+// WriteOptions returns the isowrite.WriteOptions Build uses for o.
+func WriteOptions(o Options) isowrite.WriteOptions {
 	o, _ = o.withDefaults()
-	return iso.WriteOptions{VolumeID: o.VolumeID, SystemID: "LINUX"}
+	return isowrite.WriteOptions{VolumeID: o.VolumeID, SystemID: "LINUX"}
 }
 
 // Files returns the files Build puts in the image, for callers that want to
-// add their own before calling iso.Write with WriteOptions(o).
-func Files(o Options) ([]iso.File, error) {
+// add their own before calling isowrite.Write with WriteOptions(o).
+func Files(o Options) ([]isowrite.File, error) {
 	_, files, err := prepare(o)
 	return files, err
 }
 
-func prepare(o Options) (Options, []iso.File, error) {
+func prepare(o Options) (Options, []isowrite.File, error) {
 	o, err := o.withDefaults()
 	if err != nil {
 		return o, nil, fmt.Errorf("build test ISO: %w", err)
@@ -236,7 +236,7 @@ func prepare(o Options) (Options, []iso.File, error) {
 	return o, files, nil
 }
 
-func files(o Options) ([]iso.File, error) {
+func files(o Options) ([]isowrite.File, error) {
 	grub, grubOff := render(grubTemplate, o)
 	isolinux, isolinuxOff := render(isolinuxTemplate, o)
 	kargs, err := marshal(Kargs{
@@ -266,7 +266,7 @@ func files(o Options) ([]iso.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []iso.File{
+	return []isowrite.File{
 		bytesFile(FeaturesPath, features),
 		bytesFile(IgnInfoPath, ign),
 		bytesFile(KargsPath, kargs),
@@ -283,8 +283,8 @@ func files(o Options) ([]iso.File, error) {
 	}, nil
 }
 
-func bytesFile(path string, data []byte) iso.File {
-	return iso.File{Path: ISOPath(path), RRPath: path, Size: int64(len(data)), Open: func() (io.Reader, error) {
+func bytesFile(path string, data []byte) isowrite.File {
+	return isowrite.File{Path: ISOPath(path), RRPath: path, Size: int64(len(data)), Open: func() (io.Reader, error) {
 		return bytes.NewReader(data), nil
 	}}
 }

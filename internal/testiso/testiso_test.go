@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/isobuild/isobuild/internal/fixture"
+	"github.com/isobuild/isobuild/internal/isowrite"
 	"github.com/isobuild/isobuild/internal/testiso"
 	"github.com/isobuild/isobuild/pkg/iso"
 )
@@ -282,7 +283,7 @@ func TestFilesAndISOPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := iso.Write(&buf, files, testiso.WriteOptions(testiso.Options{})); err != nil {
+	if err := isowrite.Write(&buf, files, testiso.WriteOptions(testiso.Options{})); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(buf.Bytes(), build(t, testiso.Options{})) {

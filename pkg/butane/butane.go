@@ -39,8 +39,8 @@ var (
 	ErrStrict = errors.New("strict mode: Butane config produced warnings")
 )
 
-// Options control a translation. The zero value translates compactly and
-// rejects local file references.
+// Options control a translation. The zero value rejects local file
+// references. The Ignition output is always compact JSON.
 type Options struct {
 	// FilesDir is the directory that local file references (contents.local,
 	// tree.local, ssh_authorized_keys_local, contents_local) are resolved
@@ -50,8 +50,6 @@ type Options struct {
 	// Strict makes Translate fail when the report holds any warning, like
 	// butane's --strict.
 	Strict bool
-	// Pretty indents the Ignition output; by default it is compact.
-	Pretty bool
 }
 
 // supported lists the variants and versions that butane v0.25.1 registers
@@ -99,7 +97,6 @@ func Translate(name string, src []byte, opts Options) ([]byte, Report, error) {
 
 	out, r, err := config.TranslateBytes(src, common.TranslateBytesOptions{
 		TranslateOptions: common.TranslateOptions{FilesDir: opts.FilesDir},
-		Pretty:           opts.Pretty,
 		// Raw: the live ISO needs an Ignition config, never an
 		// openshift MachineConfig wrapping one.
 		Raw: true,
@@ -120,12 +117,12 @@ func Translate(name string, src []byte, opts Options) ([]byte, Report, error) {
 		// Errors that butane reports before it has a report (YAML,
 		// variant, version) become entries too, so that the report alone
 		// explains every failure.
-		if !rep.HasErrors() {
+		if !rep.hasErrors() {
 			rep.Entries = append(rep.Entries, entriesForError(err, src)...)
 		}
 		return nil, rep, &reportError{sentinel: ErrInvalid, lines: rep.lines(KindError)}
 	}
-	if rep.HasErrors() {
+	if rep.hasErrors() {
 		// Butane returns an error whenever its report is fatal; this is a
 		// safety net in case a future version does not.
 		return nil, rep, &reportError{sentinel: ErrInvalid, lines: rep.lines(KindError)}

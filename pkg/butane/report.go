@@ -60,11 +60,8 @@ func (r Report) String() string {
 	return b.String()
 }
 
-// HasErrors reports whether any entry is an error.
-func (r Report) HasErrors() bool { return r.has(KindError) }
-
-// HasWarnings reports whether any entry is a warning.
-func (r Report) HasWarnings() bool { return r.has(KindWarning) }
+// hasErrors reports whether any entry is an error.
+func (r Report) hasErrors() bool { return r.has(KindError) }
 
 func (r Report) has(kind string) bool {
 	for _, e := range r.Entries {

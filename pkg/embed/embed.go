@@ -1,7 +1,8 @@
-// Package embed reads and rewrites the embed areas of CoreOS live ISO images.
+// Package embed finds, reads and plans the rewriting of the embed areas of
+// CoreOS live ISO images.
 //
 // A Fedora CoreOS, RHCOS or SCOS live ISO reserves fixed-size areas that can
-// be rewritten without re-mastering the image:
+// be rewritten without remastering the image:
 //
 //   - one initrd embed area (images/ignition.img, or the region named by
 //     coreos/igninfo.json), which every boot entry already loads as an extra
@@ -16,15 +17,15 @@
 // Nothing else in the image changes, so El Torito records, the hybrid MBR and
 // GPT, and the volume label survive untouched.
 //
-// Open inspects an image through an io.ReaderAt. Methods of Image such as
-// EmbedIgnition, ModifyKargs, Reset and Customize compute the new contents
-// of the areas as Changes, without writing anything; Image.Regions turns
-// Changes into byte regions after checking every capacity; Stream and Patch
-// apply the regions to a copy or in place. InstallOptions builds the live
-// Ignition config of an unattended installer (coreos-installer's "iso
-// customize" options), and CustomizePXE appends the same customizations to a
-// live PXE initramfs. The formats follow coreos-installer, whose error texts
-// are kept for the conditions scripts match on.
+// [Open] inspects an image through an io.ReaderAt, reading only metadata and
+// the areas. Methods of [Image] such as EmbedIgnition, ModifyKargs, Reset and
+// Customize compute the new contents of the areas as [Changes] without
+// writing anything; [Image.Overlay] checks every capacity and returns the
+// edited image as an overlay.Image whose patches are the new areas, ready
+// for any output (a new file, a stream, the image itself). Customize gets
+// the initramfs files of an installer customization from package installer.
+// The formats are coreos-installer's, so each tool reads what the other
+// wrote.
 package embed
 
 import (
@@ -36,7 +37,9 @@ import (
 	"strings"
 
 	"github.com/isobuild/isobuild/pkg/initrd"
+	"github.com/isobuild/isobuild/pkg/installer"
 	"github.com/isobuild/isobuild/pkg/iso"
+	"github.com/isobuild/isobuild/pkg/overlay"
 )
 
 // ISO9660 names of the CoreOS metadata files (the primary tree spells them
@@ -53,16 +56,6 @@ const (
 	PXEDir = "IMAGES/PXEBOOT"
 )
 
-// Initrd member names with a meaning to the live system.
-const (
-	// ConfigMember is the live Ignition config.
-	ConfigMember = "config.ign"
-	// NetworkDir holds NetworkManager keyfiles for the live system.
-	NetworkDir = "etc/coreos-firstboot-network/"
-	// NetworkGlob matches every network member.
-	NetworkGlob = NetworkDir + "*"
-)
-
 // Limits that keep a corrupt or hostile image from making Open allocate
 // without bound. Real initrd areas are 256 KiB; some products enlarge them
 // to a few MiB. The JSON metadata files are a few hundred bytes.
@@ -72,8 +65,7 @@ const (
 )
 
 // ErrUnrecognized is returned for an image without an initrd embed area.
-// Its text is the one coreos-installer prints.
-var ErrUnrecognized = errors.New("Unrecognized CoreOS ISO image.")
+var ErrUnrecognized = errors.New("unrecognized CoreOS live ISO image")
 
 // Area is the initrd embed area: Length bytes at absolute Offset.
 type Area struct {
@@ -81,14 +73,6 @@ type Area struct {
 	File   string `json:"file"`
 	Offset int64  `json:"offset"`
 	Length int64  `json:"length"`
-}
-
-// Features are the OS feature flags of coreos/features.json. A missing file
-// or key means false.
-type Features struct {
-	InstallerConfig           bool            `json:"installer-config"`
-	InstallerConfigDirectives map[string]bool `json:"installer-config-directives,omitempty"`
-	LiveInitrdNetwork         bool            `json:"live-initrd-network"`
 }
 
 // Image is an opened CoreOS live ISO.
@@ -159,7 +143,7 @@ func findInitrdArea(img *iso.Image) (Area, error) {
 			return Area{}, fmt.Errorf("decoding igninfo %s: missing \"file\"", IgnInfoPath)
 		}
 	case errors.Is(err, iso.ErrNotFound):
-		def := "images/ignition.img"
+		def := DefaultInitrdPath
 		info.File = &def
 	default:
 		return Area{}, fmt.Errorf("reading igninfo %s: %w", IgnInfoPath, err)
@@ -213,19 +197,15 @@ func (im *Image) Members() initrd.Files {
 
 // Config returns the embedded live Ignition config, if any.
 func (im *Image) Config() ([]byte, bool) {
-	c, ok := im.members[ConfigMember]
+	c, ok := im.members[installer.ConfigMember]
 	return c, ok
 }
 
 // NetworkFiles returns the embedded network keyfiles keyed by member path.
 func (im *Image) NetworkFiles() initrd.Files {
-	return networkFiles(im.members)
-}
-
-func networkFiles(f initrd.Files) initrd.Files {
 	out := initrd.Files{}
-	for k, v := range f {
-		if initrd.Match(NetworkGlob, k) {
+	for k, v := range im.members {
+		if installer.IsNetworkMember(k) {
 			out[k] = v
 		}
 	}
@@ -249,25 +229,25 @@ func (im *Image) DefaultKargs() (string, error) {
 }
 
 // Features reads coreos/features.json (all false when it is absent).
-func (im *Image) Features() (Features, error) {
-	var f Features
+func (im *Image) Features() (installer.Features, error) {
 	raw, err := readMetadata(im.ISO, FeaturesPath)
 	if errors.Is(err, iso.ErrNotFound) {
-		return f, nil
+		return installer.Features{}, nil
 	}
 	if err != nil {
-		return f, fmt.Errorf("reading %s: %w", FeaturesPath, err)
+		return installer.Features{}, fmt.Errorf("reading %s: %w", FeaturesPath, err)
 	}
-	if err := json.Unmarshal(raw, &f); err != nil {
-		return f, fmt.Errorf("decoding %s: %w", FeaturesPath, err)
+	f, err := installer.ParseFeatures(raw)
+	if err != nil {
+		return installer.Features{}, fmt.Errorf("decoding %s: %w", FeaturesPath, err)
 	}
 	return f, nil
 }
 
-// Customized reports whether the image carries customizations: a live
+// customized reports whether the image carries customizations: a live
 // config, network keyfiles, or kernel arguments other than the default.
 // Other members of the initrd area do not count.
-func (im *Image) Customized() (bool, error) {
+func (im *Image) customized() (bool, error) {
 	if _, ok := im.Config(); ok {
 		return true, nil
 	}
@@ -297,29 +277,29 @@ type Changes struct {
 	Kargs *string
 }
 
-// Region is a run of bytes to write at an absolute image offset.
-type Region struct {
-	Offset int64
-	Data   []byte
-	// What names the region in messages ("initrd embed area", "karg area").
-	What string
+// region is a run of bytes to write at an absolute image offset.
+type region struct {
+	offset int64
+	data   []byte
+	what   string // names the region in messages
 }
 
-// TooLargeError reports an initrd payload that does not fit its area. Its
-// text keeps coreos-installer's wording.
+// TooLargeError reports an initrd archive that does not fit its area.
 type TooLargeError struct {
 	Area Area
 	Need int64
 }
 
 func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("Compressed initramfs is too large: %d > %d (embed area %s at offset %d)", e.Need, e.Area.Length, e.Area.File, e.Area.Offset)
+	return fmt.Sprintf("initrd embed area %s (offset %d, %d bytes) is too small for a %d-byte archive", e.Area.File, e.Area.Offset, e.Area.Length, e.Need)
 }
 
-// Regions checks c against the image's capacities and returns the regions
-// to write, sorted by offset: the initrd area first in time, then the karg
-// areas. Nothing is written, so a failure here leaves every output alone.
-func (im *Image) Regions(c Changes) ([]Region, error) {
+// Overlay checks c against the capacities of the image's areas and returns
+// the edited image: the image read through Open, with the new contents of
+// the initrd embed area and, when c sets kernel arguments, of every karg
+// area as patches. Nothing is written, so a failure here leaves every
+// output alone.
+func (im *Image) Overlay(c Changes) (*overlay.Image, error) {
 	area := make([]byte, im.Initrd.Length)
 	if len(c.Members) > 0 {
 		data, err := initrd.EncodeXZ(c.Members)
@@ -331,7 +311,7 @@ func (im *Image) Regions(c Changes) ([]Region, error) {
 		}
 		copy(area, data)
 	}
-	regions := []Region{{Offset: im.Initrd.Offset, Data: area, What: "initrd embed area"}}
+	regions := []region{{offset: im.Initrd.Offset, data: area, what: "initrd embed area"}}
 	if c.Kargs != nil {
 		if im.Kargs == nil {
 			return nil, ErrNoKargAreas
@@ -342,12 +322,12 @@ func (im *Image) Regions(c Changes) ([]Region, error) {
 		}
 		regions = append(regions, kr...)
 	}
-	sort.SliceStable(regions, func(i, j int) bool { return regions[i].Offset < regions[j].Offset })
-	for i := 1; i < len(regions); i++ {
-		prev := regions[i-1]
-		if prev.Offset+int64(len(prev.Data)) > regions[i].Offset {
-			return nil, fmt.Errorf("%s at offset %d overlaps %s at offset %d", prev.What, prev.Offset, regions[i].What, regions[i].Offset)
+	sort.SliceStable(regions, func(i, j int) bool { return regions[i].offset < regions[j].offset })
+	ov := overlay.New(im.r, im.ISO.Size())
+	for _, r := range regions {
+		if err := ov.Patch(r.offset, r.data); err != nil {
+			return nil, fmt.Errorf("%s at offset %d: %w", r.what, r.offset, err)
 		}
 	}
-	return regions, nil
+	return ov, nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/isobuild/isobuild/internal/fixture"
+	"github.com/isobuild/isobuild/pkg/installer"
 	"github.com/isobuild/isobuild/pkg/iso"
 )
 
@@ -60,15 +61,15 @@ func TestAreas(t *testing.T) {
 		kargs      []int64
 		source     string
 		defaultArg string
-		features   Features
+		features   installer.Features
 	}{
 		{name: "embed-areas-2020-09.iso", initrd: Area{"IMAGES/IGNITION.IMG", 92160, 262144}},
 		{name: "embed-areas-2021-01.iso", initrd: Area{"IMAGES/IGNITION.IMG", 96256, 262144}, kargsSize: 1131, kargs: []int64{94026, 365415}, source: "coreKarg header", defaultArg: rhcos47},
 		{name: "embed-areas-2021-09.iso", initrd: Area{"IMAGES/IGNITION.IMG", 102400, 262144}, kargsSize: 1139, kargs: []int64{98126, 371658}, source: "kargs.json", defaultArg: fcos34},
 		{name: "embed-areas-2021-12.iso", initrd: Area{"IMAGES/IGNITION.IMG", 161792, 262144}, kargsSize: 1139, kargs: []int64{139086, 431050}, source: "kargs.json",
-			features: Features{InstallerConfig: true, LiveInitrdNetwork: true}},
+			features: installer.Features{InstallerConfig: true, LiveInitrdNetwork: true}},
 		{name: "embed-areas-2022-02.iso", initrd: Area{"IMAGES/IGNITION.IMG", 159744, 262144}, kargsSize: 1139, kargs: []int64{137038, 429002}, source: "kargs.json",
-			features: Features{InstallerConfig: true, LiveInitrdNetwork: true}},
+			features: installer.Features{InstallerConfig: true, LiveInitrdNetwork: true}},
 		{name: "embed-areas-2022-09.iso", initrd: Area{"IMAGES/IGNITION.IMG", 159744, 262144}, kargsSize: 1139, kargs: []int64{137038, 429002}, source: "kargs.json"},
 		{name: "embed-areas-2023-03.s390x.iso", initrd: Area{"IMAGES/CDBOOT.IMG", 203776, 262144}},
 		{name: "embed-areas-2023-03.x86_64.iso", initrd: Area{"IMAGES/IGNITION.IMG", 157696, 262144}, kargsSize: 1139, kargs: []int64{427853, 431050}, source: "kargs.json"},
@@ -140,7 +141,7 @@ func TestAreas(t *testing.T) {
 
 func TestUnrecognized(t *testing.T) {
 	_, err := open(t, fixture.ISO(t, "synthetic.iso"))
-	if !errors.Is(err, ErrUnrecognized) || !strings.Contains(err.Error(), "Unrecognized CoreOS ISO image.") {
+	if !errors.Is(err, ErrUnrecognized) || !strings.Contains(err.Error(), "IMAGES/IGNITION.IMG") {
 		t.Fatalf("synthetic.iso: %v, want ErrUnrecognized", err)
 	}
 }
@@ -230,13 +231,14 @@ func TestKargsEdit(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"foo", "foo=bar", "a=b=c=d", "=b=c", "a==c"} {
-		if _, err := (KargsEdit{Replace: []string{bad}}).Apply("x"); err == nil || !strings.Contains(err.Error(), "Wrong input, format should be: KEY=OLD=NEW") {
+		var syntax *ReplaceSyntaxError
+		if _, err := (KargsEdit{Replace: []string{bad}}).Apply("x"); !errors.As(err, &syntax) || syntax.Arg != bad {
 			t.Errorf("replace %q: %v", bad, err)
 		}
 	}
 }
 
-func TestRegionsTooLarge(t *testing.T) {
+func TestOverlayTooLarge(t *testing.T) {
 	im := mustOpen(t, fixture.ISO(t, "embed-areas-2023-07.x86_64.iso"))
 	big := make([]byte, 300000)
 	rand.NewChaCha8([32]byte{7}).Read(big)
@@ -244,9 +246,9 @@ func TestRegionsTooLarge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = im.Regions(c)
+	_, err = im.Overlay(c)
 	var tl *TooLargeError
-	if !errors.As(err, &tl) || !strings.Contains(err.Error(), "Compressed initramfs is too large") {
+	if !errors.As(err, &tl) || !strings.Contains(err.Error(), "too small for a") {
 		t.Fatalf("got %v", err)
 	}
 	if tl.Area.Length != 262144 || tl.Need <= 262144 {
@@ -259,7 +261,7 @@ func TestKargsControlCharacters(t *testing.T) {
 	for _, bad := range []string{"x\nsearch --set=root --label EVIL", "a\rb", "nul\x00", "tab\there"} {
 		c, err := im.ModifyKargs(KargsEdit{Append: []string{bad}})
 		if err == nil {
-			_, err = im.Regions(c)
+			_, err = im.Overlay(c)
 		}
 		if err == nil || !strings.Contains(err.Error(), "control characters") {
 			t.Errorf("append %q: %v", bad, err)

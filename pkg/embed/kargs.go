@@ -32,11 +32,45 @@ const (
 )
 
 // ErrNoKargAreas is returned by karg operations on an image without karg
-// embed areas. Its text is the one coreos-installer prints.
-var ErrNoKargAreas = errors.New("No karg embed areas found; old or corrupted CoreOS ISO image.")
+// embed areas (images built before 2021 have none).
+var ErrNoKargAreas = errors.New("image has no karg embed areas")
 
-// errEmptyKargAreas reports a karg descriptor that lists no areas.
-var errEmptyKargAreas = errors.New("No karg embed areas found; corrupted CoreOS ISO image.")
+// ErrEmptyKargAreas is returned by Open for an image whose karg descriptor
+// (kargs.json or the legacy header) lists no areas: a corrupt image.
+var ErrEmptyKargAreas = errors.New("karg embed area descriptor lists no areas")
+
+// KargsMismatchError reports karg areas that hold different command lines,
+// which a bootloader config edited by hand can cause.
+type KargsMismatchError struct {
+	// Want is the command line of the first area; Offset is the area
+	// that holds Found instead.
+	Want   string
+	Offset int64
+	Found  string
+}
+
+func (e *KargsMismatchError) Error() string {
+	return fmt.Sprintf("karg areas disagree: the first holds %q, the one at offset %d holds %q", e.Want, e.Offset, e.Found)
+}
+
+// KargsTooLongError reports kernel arguments that do not fit the karg
+// areas: Need bytes (with the end byte) against Size.
+type KargsTooLongError struct {
+	Need, Size int
+}
+
+func (e *KargsTooLongError) Error() string {
+	return fmt.Sprintf("kernel arguments need %d bytes, more than the %d bytes of the karg embed areas", e.Need, e.Size)
+}
+
+// ReplaceSyntaxError reports a karg replacement that is not KEY=OLD=NEW.
+type ReplaceSyntaxError struct {
+	Arg string
+}
+
+func (e *ReplaceSyntaxError) Error() string {
+	return fmt.Sprintf("karg replacement %q is not of the form KEY=OLD=NEW", e.Arg)
+}
 
 // KargArea is one fixed-size slot holding the kernel command line.
 type KargArea struct {
@@ -141,7 +175,7 @@ func parseKargsJSON(img *iso.Image, r io.ReaderAt, raw []byte) (*KargAreas, erro
 		ka.Areas = append(ka.Areas, area)
 	}
 	if len(ka.Areas) == 0 {
-		return nil, errEmptyKargAreas
+		return nil, ErrEmptyKargAreas
 	}
 	sort.SliceStable(ka.Areas, func(i, j int) bool { return ka.Areas[i].Offset < ka.Areas[j].Offset })
 	return ka, nil
@@ -185,7 +219,7 @@ func parseKargHeader(img *iso.Image, r io.ReaderAt) (*KargAreas, error) {
 		ka.Areas = append(ka.Areas, KargArea{Offset: off, Length: size, Pad: '#', End: '\n'})
 	}
 	if len(ka.Areas) == 0 {
-		return nil, errEmptyKargAreas
+		return nil, ErrEmptyKargAreas
 	}
 	return ka, nil
 }
@@ -233,14 +267,14 @@ func (ka *KargAreas) current(r io.ReaderAt) (string, error) {
 		if i == 0 {
 			first = k
 		} else if k != first {
-			return "", fmt.Errorf("kargs don't match at all offsets! (expected '%s', but offset %d has: '%s')", first, a.Offset, k)
+			return "", &KargsMismatchError{Want: first, Offset: a.Offset, Found: k}
 		}
 	}
 	return first, nil
 }
 
 // regions returns the bytes that set every area to kargs k.
-func (ka *KargAreas) regions(k string) ([]Region, error) {
+func (ka *KargAreas) regions(k string) ([]region, error) {
 	k = strings.TrimSpace(k)
 	// A newline would end the bootloader's command line early and start a
 	// new config line; no control character belongs on a command line.
@@ -248,11 +282,11 @@ func (ka *KargAreas) regions(k string) ([]Region, error) {
 		return nil, fmt.Errorf("kernel arguments must not contain control characters (found %q at byte %d)", k[i], i)
 	}
 	if len(k) >= ka.Size {
-		return nil, fmt.Errorf("kargs too large for area: %d vs %d", len(k)+1, ka.Size)
+		return nil, &KargsTooLongError{Need: len(k) + 1, Size: ka.Size}
 	}
-	var out []Region
+	var out []region
 	for _, a := range ka.Areas {
-		out = append(out, Region{Offset: a.Offset, Data: a.encode(k), What: "karg area"})
+		out = append(out, region{offset: a.Offset, data: a.encode(k), what: "karg area"})
 	}
 	return out, nil
 }
@@ -289,7 +323,7 @@ func (e KargsEdit) Apply(kargs string) (string, error) {
 	for _, r := range e.Replace {
 		m := replaceRE.FindStringSubmatch(strings.TrimSpace(r))
 		if m == nil {
-			return "", fmt.Errorf("%q: Wrong input, format should be: KEY=OLD=NEW", r)
+			return "", &ReplaceSyntaxError{Arg: r}
 		}
 		s = strings.ReplaceAll(s, " "+m[1]+"="+m[2]+" ", " "+m[1]+"="+m[3]+" ")
 	}

@@ -2,55 +2,21 @@ package embed
 
 import (
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/isobuild/isobuild/pkg/initrd"
+	"github.com/isobuild/isobuild/pkg/installer"
 )
 
-// Errors of the customization operations. Their texts are the ones
-// coreos-installer prints, so existing scripts keep matching them.
+// Errors of the customization operations, for conditions a caller can act
+// on: most go away with a force option or with the pristine image.
 var (
-	ErrHasConfig        = errors.New("This ISO image already has an embedded Ignition config; use -f to force.")
-	ErrNoConfig         = errors.New("No embedded Ignition config.")
-	ErrHasNetwork       = errors.New("This ISO image already has embedded network settings; use -f to force.")
-	ErrNoNetwork        = errors.New("No embedded network settings.")
-	ErrCustomized       = errors.New("This ISO image is already customized; use -f to force.")
-	ErrNetworkFeature   = errors.New("This OS image does not support customizing network settings.")
-	ErrLiveKargsFeature = errors.New("This OS image does not support customizing live kernel arguments.")
+	ErrHasConfig        = errors.New("image already has an embedded live Ignition config")
+	ErrNoConfig         = errors.New("image has no embedded live Ignition config")
+	ErrHasNetwork       = errors.New("image already has embedded network settings")
+	ErrNoNetwork        = errors.New("image has no embedded network settings")
+	ErrCustomized       = errors.New("image is already customized")
+	ErrLiveKargsFeature = errors.New("the OS image does not support customizing live kernel arguments")
 )
-
-// Keyfile is a NetworkManager keyfile to embed under NetworkDir.
-type Keyfile struct {
-	// Name is the file name inside NetworkDir.
-	Name string
-	Data []byte
-}
-
-// ReadKeyfiles reads keyfiles from paths, naming each after its base name.
-// Two paths with the same base name are an error.
-func ReadKeyfiles(paths []string) ([]Keyfile, error) {
-	seen := map[string]bool{}
-	var out []Keyfile
-	for _, p := range paths {
-		name := filepath.Base(p)
-		if name == "." || name == "/" || strings.HasSuffix(p, "/") {
-			return nil, fmt.Errorf("missing filename in %s", p)
-		}
-		if seen[name] {
-			return nil, fmt.Errorf("multiple input files named '%s'", name)
-		}
-		seen[name] = true
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("reading keyfile: %w", err)
-		}
-		out = append(out, Keyfile{Name: name, Data: data})
-	}
-	return out, nil
-}
 
 // EmbedIgnition returns the changes that store config as the live Ignition
 // config, keeping other members. Without force an existing config is an
@@ -60,45 +26,46 @@ func (im *Image) EmbedIgnition(config []byte, force bool) (Changes, error) {
 		return Changes{}, ErrHasConfig
 	}
 	m := im.Members()
-	m[ConfigMember] = config
+	m[installer.ConfigMember] = config
 	return Changes{Members: m}, nil
 }
 
 // RemoveIgnition returns the changes that drop the live Ignition config.
 func (im *Image) RemoveIgnition() Changes {
 	m := im.Members()
-	delete(m, ConfigMember)
+	delete(m, installer.ConfigMember)
 	return Changes{Members: m}
 }
 
-// CheckNetworkFeature fails unless the OS copies keyfiles from the initrd.
-func (im *Image) CheckNetworkFeature() error {
+// checkNetworkFeature fails unless the OS copies keyfiles from the initrd.
+func (im *Image) checkNetworkFeature() error {
 	f, err := im.Features()
 	if err != nil {
 		return err
 	}
 	if !f.LiveInitrdNetwork {
-		return ErrNetworkFeature
+		return installer.ErrNetworkFeature
 	}
 	return nil
 }
 
 // EmbedNetwork returns the changes that replace all network keyfiles with
-// the files at paths. The feature check comes before any file is read.
-func (im *Image) EmbedNetwork(paths []string, force bool) (Changes, error) {
-	if err := im.CheckNetworkFeature(); err != nil {
+// keyfiles, named as [installer.NetworkFiles] names them. The feature check
+// and the check for existing keyfiles come before any input is looked at.
+func (im *Image) EmbedNetwork(keyfiles []installer.Input, force bool) (Changes, error) {
+	if err := im.checkNetworkFeature(); err != nil {
 		return Changes{}, err
 	}
 	if len(im.NetworkFiles()) > 0 && !force {
 		return Changes{}, ErrHasNetwork
 	}
-	keyfiles, err := ReadKeyfiles(paths)
+	files, err := installer.NetworkFiles(keyfiles)
 	if err != nil {
 		return Changes{}, err
 	}
 	m := im.RemoveNetwork().Members
-	for _, k := range keyfiles {
-		m[NetworkDir+k.Name] = k.Data
+	for k, v := range files {
+		m[k] = v
 	}
 	return Changes{Members: m}, nil
 }
@@ -148,14 +115,9 @@ func (im *Image) Reset() Changes {
 // Customization is a complete set of customizations applied to a pristine
 // image: whatever the initrd area held before is replaced.
 type Customization struct {
-	// Config is a live Ignition config embedded as given (nil for none);
-	// validating it is the caller's job. It cannot be combined with
-	// Install options that generate a live config of their own: pass it as
-	// Install.LiveIgnition then, to have it merged.
-	Config []byte
-	// Install holds the installer, network, CA, hook and merged live
-	// config options.
-	Install InstallOptions
+	// Install holds the installer, network, CA, hook and live config
+	// options, including a live config of the caller's own.
+	Install installer.Options
 	// Kargs edits the image's default kernel arguments; an empty edit
 	// leaves the karg areas untouched.
 	Kargs KargsEdit
@@ -168,47 +130,42 @@ type Customization struct {
 }
 
 // Customize returns the changes that apply c ("iso customize" and
-// "build"). Without Force, an image with a config, keyfiles or non-default
-// kargs is refused. Every input is read, checked and turned into area bytes
-// here, before anything is written.
-func (im *Image) Customize(c Customization) (Changes, error) {
+// "build"), and the warnings of the installer customization. Without Force,
+// an image with a config, keyfiles or non-default kargs is refused. Every
+// input is checked and turned into area bytes here, before anything is
+// written.
+func (im *Image) Customize(c Customization) (Changes, []installer.Warning, error) {
 	if !c.Force {
-		done, err := im.Customized()
+		done, err := im.customized()
 		if err != nil {
-			return Changes{}, err
+			return Changes{}, nil, err
 		}
 		if done {
-			return Changes{}, ErrCustomized
+			return Changes{}, nil, ErrCustomized
 		}
 	}
 	f, err := im.Features()
 	if err != nil {
-		return Changes{}, err
+		return Changes{}, nil, err
 	}
-	m, err := c.Install.Members(f)
+	built, err := installer.Build(c.Install, f)
 	if err != nil {
-		return Changes{}, err
+		return Changes{}, nil, err
 	}
-	if c.Config != nil {
-		if _, ok := m[ConfigMember]; ok {
-			return Changes{}, errors.New("a config embedded as is cannot be combined with options that generate a live config; merge it instead (--live-ignition)")
-		}
-		m[ConfigMember] = c.Config
-	}
-	ch := Changes{Members: m}
+	ch := Changes{Members: built.Files}
 	if c.Kargs.Empty() && c.ResetKargs && im.Kargs != nil {
 		def := im.Kargs.Default
 		ch.Kargs = &def
 	}
 	if !c.Kargs.Empty() {
 		if im.Kargs == nil {
-			return Changes{}, ErrLiveKargsFeature
+			return Changes{}, nil, ErrLiveKargsFeature
 		}
 		k, err := c.Kargs.Apply(im.Kargs.Default)
 		if err != nil {
-			return Changes{}, err
+			return Changes{}, nil, err
 		}
 		ch.Kargs = &k
 	}
-	return ch, nil
+	return ch, built.Warnings, nil
 }

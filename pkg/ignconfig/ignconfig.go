@@ -213,31 +213,43 @@ func (e *parseError) Error() string {
 func (e *parseError) Unwrap() error { return e.err }
 
 // Compact returns the config re-serialised as compact JSON in its own spec
-// version, with no wrapper and no trailing newline. Keys the spec does not
-// know are dropped, as are nulls and empty objects, which Ignition treats
-// like absent members; object keys come out sorted.
+// version, with no wrapper and no trailing newline, as [Marshal] writes it.
+// Keys the spec does not know are dropped.
 func (c *Config) Compact() ([]byte, error) {
 	if c == nil || c.typed == nil {
 		return nil, errors.New("compact Ignition config: config was not produced by Parse")
 	}
+	b, err := Marshal(c.typed)
+	if err != nil {
+		return nil, fmt.Errorf("compact Ignition config: %w", err)
+	}
+	return b, nil
+}
+
+// Marshal serializes a config held in the types of one spec version (the
+// github.com/coreos/ignition/v2/config/v3_*/types packages) as compact JSON
+// with no trailing newline. Nulls and empty objects, which Ignition reads
+// like absent members, are left out; object keys come out sorted, and "<",
+// ">" and "&" are not escaped, so that unit files stay readable.
+func Marshal(typed any) ([]byte, error) {
 	// The ignition types mark struct fields omitempty, which encoding/json
 	// ignores for structs, so a plain Marshal is full of {} values; decode
 	// generically and prune them.
-	b, err := json.Marshal(c.typed)
+	b, err := json.Marshal(typed)
 	if err != nil {
-		return nil, fmt.Errorf("compact Ignition config: %w", err)
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber() // keep integers such as modes exact
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("compact Ignition config: %w", err)
+		return nil, err
 	}
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
-	enc.SetEscapeHTML(false) // keep "<", ">" and "&" in unit files readable
+	enc.SetEscapeHTML(false)
 	if err := enc.Encode(pruneEmptyObjects(v)); err != nil {
-		return nil, fmt.Errorf("compact Ignition config: %w", err)
+		return nil, err
 	}
 	return bytes.TrimSuffix(out.Bytes(), []byte("\n")), nil
 }

@@ -23,7 +23,7 @@ const (
 
 var compressionNames = [...]string{None: "none", Gzip: "gzip", XZ: "xz", Zstd: "zstd"}
 
-// String returns the name ParseCompression accepts: "none", "gzip", "xz" or
+// String returns the name of the compression: "none", "gzip", "xz" or
 // "zstd".
 func (c Compression) String() string {
 	if c < 0 || int(c) >= len(compressionNames) {
@@ -31,31 +31,6 @@ func (c Compression) String() string {
 	}
 	return compressionNames[c]
 }
-
-// ParseCompression returns the Compression named s ("none", "gzip", "xz" or
-// "zstd").
-func ParseCompression(s string) (Compression, error) {
-	for c, name := range compressionNames {
-		if s == name {
-			return Compression(c), nil
-		}
-	}
-	return None, fmt.Errorf("unknown compression %q (want none, gzip, xz or zstd)", s)
-}
-
-// Set parses s like ParseCompression; with String and Type it makes
-// *Compression a command-line flag value (flag.Value, pflag.Value).
-func (c *Compression) Set(s string) error {
-	v, err := ParseCompression(s)
-	if err != nil {
-		return err
-	}
-	*c = v
-	return nil
-}
-
-// Type returns the value type name shown in pflag usage text.
-func (c *Compression) Type() string { return "compression" }
 
 // zstdLevel is fixed so that output depends only on the input.
 const zstdLevel = zstd.SpeedBestCompression

@@ -3,9 +3,7 @@ package initrd
 import (
 	"bytes"
 	"compress/gzip"
-	"flag"
 	"io"
-	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -20,37 +18,12 @@ func TestCompressionNames(t *testing.T) {
 		if got := tc.c.String(); got != tc.name {
 			t.Errorf("%d.String() = %q, want %q", int(tc.c), got, tc.name)
 		}
-		got, err := ParseCompression(tc.name)
-		if err != nil || got != tc.c {
-			t.Errorf("ParseCompression(%q) = %v, %v, want %v", tc.name, got, err, tc.c)
-		}
-	}
-	for _, bad := range []string{"", "GZIP", "lz4", "zst", " xz"} {
-		if c, err := ParseCompression(bad); err == nil || !strings.Contains(err.Error(), "unknown compression") {
-			t.Errorf("ParseCompression(%q) = %v, %v, want an error", bad, c, err)
-		}
 	}
 	if got := Compression(42).String(); got != "Compression(42)" {
 		t.Errorf("Compression(42).String() = %q", got)
 	}
 	if _, err := NewCompressor(io.Discard, Compression(-1)); err == nil {
 		t.Error("NewCompressor(Compression(-1)) succeeded")
-	}
-}
-
-func TestCompressionFlag(t *testing.T) {
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	c := Gzip
-	fs.Var(&c, "compression", "")
-	if err := fs.Parse([]string{"-compression", "zstd"}); err != nil || c != Zstd {
-		t.Errorf("-compression zstd: %v, %v", c, err)
-	}
-	if err := fs.Parse([]string{"-compression", "brotli"}); err == nil {
-		t.Error("-compression brotli accepted")
-	}
-	if c.Type() != "compression" {
-		t.Errorf("Type() = %q", c.Type())
 	}
 }
 

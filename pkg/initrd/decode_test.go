@@ -187,7 +187,7 @@ func TestDecodeConcatenated(t *testing.T) {
 
 	// The same with a filter: only network keyfiles.
 	got, err = Decode(bytes.NewReader(input), func(name string) bool {
-		return Match("etc/coreos-firstboot-network/*", name)
+		return strings.HasPrefix(name, "etc/coreos-firstboot-network/")
 	})
 	if err != nil {
 		t.Fatal(err)

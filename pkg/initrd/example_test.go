@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"strings"
 
 	"github.com/isobuild/isobuild/pkg/initrd"
 )
@@ -28,7 +29,7 @@ func ExampleEncodeXZ() {
 	}
 	for _, name := range got.Names() {
 		fmt.Printf("%s: %d bytes, network keyfile: %v\n", name, len(got[name]),
-			initrd.Match("etc/coreos-firstboot-network/*", name))
+			strings.HasPrefix(name, "etc/coreos-firstboot-network/"))
 	}
 	// Output:
 	// config.ign: 32 bytes, network keyfile: false

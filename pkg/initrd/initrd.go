@@ -37,7 +37,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"unicode/utf8"
 )
 
 // Files is a set of regular files keyed by archive path (relative, with no
@@ -154,47 +153,4 @@ func EncodeXZ(files Files) ([]byte, error) {
 		return nil, fmt.Errorf("compress initramfs: %w", err)
 	}
 	return buf.Bytes(), nil
-}
-
-// Match reports whether name matches the glob pattern, in which '*' matches
-// any sequence of characters including '/', '?' matches exactly one character
-// and every other character matches itself. For example
-// "etc/coreos-firstboot-network/*" matches every path below that directory.
-func Match(pattern, name string) bool {
-	// Iterative matching with backtracking to the last '*' only: a later
-	// '*' can always absorb what an earlier one would, so O(len²) at worst.
-	p, n := 0, 0
-	starP, starN := -1, 0
-	for n < len(name) {
-		if p < len(pattern) {
-			switch c := pattern[p]; c {
-			case '*':
-				starP, starN = p, n
-				p++
-				continue
-			case '?':
-				_, size := utf8.DecodeRuneInString(name[n:])
-				p++
-				n += size
-				continue
-			default:
-				if c == name[n] {
-					p++
-					n++
-					continue
-				}
-			}
-		}
-		if starP < 0 {
-			return false
-		}
-		// Let the last '*' absorb one more character and retry.
-		_, size := utf8.DecodeRuneInString(name[starN:])
-		starN += size
-		p, n = starP+1, starN
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
 }

@@ -3,8 +3,10 @@ package iso_test
 import (
 	"bytes"
 	"io"
+	"strings"
 	"testing"
 
+	"github.com/isobuild/isobuild/internal/isowrite"
 	"github.com/isobuild/isobuild/pkg/iso"
 )
 
@@ -19,11 +21,11 @@ func FuzzOpen(f *testing.F) {
 	syn := readFixture(f, "synthetic.iso")
 	f.Add(syn)
 	var small bytes.Buffer
-	if err := iso.Write(&small, []iso.File{
-		bytesFile("a/b.txt", "hello"),
+	if err := isowrite.Write(&small, []isowrite.File{
+		fuzzFile("a/b.txt", "hello"),
 		{Path: "coreos/kargs.jso", RRPath: "coreos/kargs.json", Size: 3, Open: func() (io.Reader, error) { return bytes.NewReader([]byte("{}\n")), nil }},
-		bytesFile("c", ""),
-	}, iso.WriteOptions{VolumeID: "FUZZ"}); err != nil {
+		fuzzFile("c", ""),
+	}, isowrite.WriteOptions{VolumeID: "FUZZ"}); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(small.Bytes())
@@ -72,4 +74,10 @@ func FuzzOpen(f *testing.F) {
 			_, _ = im.ReadDir(p)
 		}
 	})
+}
+
+func fuzzFile(path, data string) isowrite.File {
+	return isowrite.File{Path: path, Size: int64(len(data)), Open: func() (io.Reader, error) {
+		return strings.NewReader(data), nil
+	}}
 }

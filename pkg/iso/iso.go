@@ -1,4 +1,6 @@
-// Package iso reads ISO 9660 (ECMA-119) images and writes simple ones.
+// Package iso reads ISO 9660 (ECMA-119) images: it finds where each file
+// of a live ISO lies, which is how package embed locates the embed areas
+// that the rest of the pipeline rewrites.
 //
 // The reader parses the volume descriptors (and recognises an El Torito boot
 // record) and walks the primary directory tree only. It exposes the byte
@@ -13,17 +15,10 @@
 // bounds-checked against the image size, so a corrupt image yields a
 // *FormatError rather than a panic or a huge allocation.
 //
-// Write produces a deterministic level-1 image (16 zero system-area sectors,
-// primary volume descriptor, terminator, path tables, directories, file
-// data) with Rock Ridge entries giving each name its original (lower-case)
-// spelling and read-only permissions when mounted. It streams file data and
-// never stamps the current time.
-//
 // Why not github.com/kdomanski/iso9660: its reader hides file extents and
-// prefers Joliet/Rock Ridge names (which breaks upper-case ISO 9660 lookups),
-// and its writer stamps time.Now(), mangles names and stages every file
-// through a temporary copy, so its output is neither reproducible nor cheap
-// for multi-GiB inputs.
+// prefers Joliet/Rock Ridge names (which breaks upper-case ISO 9660 lookups).
+// The small image writer that the tests and the demo use lives in the
+// module's internal/isowrite, since only they need it.
 package iso
 
 import (

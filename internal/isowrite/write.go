@@ -1,4 +1,17 @@
-package iso
+// Package isowrite writes small, deterministic ISO 9660 images, for the
+// tests, the demo and the benchmarks, which build images with the layout of
+// a CoreOS live ISO through package testiso.
+//
+// Write produces a level-1 image (16 zero system-area sectors, primary
+// volume descriptor, terminator, path tables, directories, file data) with
+// Rock Ridge entries giving each name its original (lower-case) spelling and
+// read-only permissions when mounted. It streams file data and never stamps
+// the current time. It writes no boot records: its images are for package
+// iso to read, not for booting. github.com/kdomanski/iso9660 was not used
+// because its writer stamps time.Now(), mangles names and stages every file
+// through a temporary copy, so its output is neither reproducible nor cheap
+// for multi-GiB inputs.
+package isowrite
 
 import (
 	"bufio"
@@ -10,6 +23,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/isobuild/isobuild/pkg/iso"
 )
 
 // File is one regular file to put in an image.
@@ -47,6 +62,10 @@ type WriteOptions struct {
 // MaxFileSize is the largest file Write accepts: a single extent's data
 // length is a 32-bit field.
 const MaxFileSize = math.MaxUint32
+
+// systemAreaSectors is the size of the system area that precedes the
+// volume descriptors (ECMA-119 6.2.1).
+const systemAreaSectors = 16
 
 // maxDirLevels is the number of directory components a path may have: with
 // the root, ECMA-119 6.8.2.1 allows eight levels.
@@ -145,7 +164,7 @@ func plan(files []File, opts WriteOptions) (*layout, error) {
 		return nil, fmt.Errorf("too many directories (%d) for the path table", len(l.dirs))
 	}
 	l.ptSectors = uint32(sectors(int64(l.ptSize)))
-	next := uint64(firstDescriptorSector + 2) // PVD, terminator
+	next := uint64(systemAreaSectors + 2) // PVD, terminator
 	l.ptLBA = uint32(next)
 	next += 2 * uint64(l.ptSectors)
 	for _, d := range l.dirs {
@@ -383,7 +402,7 @@ func (l *layout) collectFiles(d *wnode) {
 	}
 }
 
-func sectors(n int64) int64 { return (n + SectorSize - 1) / SectorSize }
+func sectors(n int64) int64 { return (n + iso.SectorSize - 1) / iso.SectorSize }
 
 func ptRecordLen(d *wnode) int {
 	n := len(d.id)
@@ -458,13 +477,13 @@ func packDir(ids []string, sus [][]byte) (offs []int, size int64) {
 	off := 0
 	for i, id := range ids {
 		n := dirRecordLen(id, len(sus[i]))
-		if off%SectorSize+n > SectorSize {
-			off += SectorSize - off%SectorSize
+		if off%iso.SectorSize+n > iso.SectorSize {
+			off += iso.SectorSize - off%iso.SectorSize
 		}
 		offs = append(offs, off)
 		off += n
 	}
-	return offs, sectors(int64(off)) * SectorSize
+	return offs, sectors(int64(off)) * iso.SectorSize
 }
 
 func dirExtentSize(d *wnode) int64 {
@@ -516,8 +535,8 @@ func dateTime17(t time.Time) []byte {
 }
 
 func (l *layout) pvd() []byte {
-	b := make([]byte, SectorSize)
-	b[0] = TypePrimary
+	b := make([]byte, iso.SectorSize)
+	b[0] = iso.TypePrimary
 	copy(b[1:], "CD001")
 	b[6] = 1
 	padString(b[8:40], l.opts.SystemID)
@@ -525,7 +544,7 @@ func (l *layout) pvd() []byte {
 	putBoth32(b[80:], l.total)
 	putBoth16(b[120:], 1) // volume set size
 	putBoth16(b[124:], 1) // volume sequence number
-	putBoth16(b[128:], SectorSize)
+	putBoth16(b[128:], iso.SectorSize)
 	putBoth32(b[132:], uint32(l.ptSize))
 	binary.LittleEndian.PutUint32(b[140:], l.ptLBA)
 	binary.BigEndian.PutUint32(b[148:], l.ptLBA+l.ptSectors)
@@ -540,7 +559,7 @@ func (l *layout) pvd() []byte {
 }
 
 func (l *layout) pathTable(bigEndian bool) []byte {
-	b := make([]byte, int64(l.ptSectors)*SectorSize)
+	b := make([]byte, int64(l.ptSectors)*iso.SectorSize)
 	off := 0
 	for _, d := range l.dirs {
 		b[off] = byte(len(d.id))
@@ -573,11 +592,11 @@ func (l *layout) dirExtent(d *wnode) []byte {
 }
 
 func (l *layout) write(w io.Writer) error {
-	if _, err := w.Write(make([]byte, firstDescriptorSector*SectorSize)); err != nil {
+	if _, err := w.Write(make([]byte, systemAreaSectors*iso.SectorSize)); err != nil {
 		return err
 	}
-	term := make([]byte, SectorSize)
-	term[0] = TypeTerminator
+	term := make([]byte, iso.SectorSize)
+	term[0] = iso.TypeTerminator
 	copy(term[1:], "CD001")
 	term[6] = 1
 	chunks := [][]byte{l.pvd(), term, l.pathTable(false), l.pathTable(true)}
@@ -589,12 +608,12 @@ func (l *layout) write(w io.Writer) error {
 			return err
 		}
 	}
-	zeros := make([]byte, SectorSize)
+	zeros := make([]byte, iso.SectorSize)
 	for _, f := range l.files {
 		if err := copyFile(w, f.file); err != nil {
 			return err
 		}
-		if pad := sectors(f.size)*SectorSize - f.size; pad > 0 {
+		if pad := sectors(f.size)*iso.SectorSize - f.size; pad > 0 {
 			if _, err := w.Write(zeros[:pad]); err != nil {
 				return err
 			}
@@ -630,4 +649,38 @@ func copyFile(w io.Writer, f *File) (err error) {
 		return fmt.Errorf("copy %q: %w (%d)", f.Path, errTooLong, f.Size)
 	}
 	return nil
+}
+
+// Directory record layout (ECMA-119 9.1), as package iso reads it.
+const (
+	recLBA        = 2
+	recDataLength = 10
+	recFlags      = 25
+	recNameLen    = 32
+	recName       = 33
+	flagDirectory = 0x02
+
+	rootRecordOffset = 156 // of the root directory record in the PVD
+	rootRecordLen    = 34
+)
+
+func joinPath(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}
+
+// isNameChar reports whether package iso reads c back unchanged in an
+// identifier: ASCII letters, digits, '_', space and !"%&'()*+,-.:<=>?.
+func isNameChar(c byte) bool {
+	switch {
+	case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		return true
+	}
+	switch c {
+	case '_', ' ', '!', '"', '%', '&', '\'', '(', ')', '*', '+', ',', '-', '.', ':', '<', '=', '>', '?':
+		return true
+	}
+	return false
 }
