@@ -1,13 +1,27 @@
 #!/usr/bin/env bash
-# Wall time and peak RSS of `isobuild build -o` on a CoreOS-layout ISO of
-# at least 1 GiB, against `cp` of the same file. Fails if isobuild's peak
-# RSS grows with the ISO size (compared with a 64 MiB ISO).
+# Speed and memory of isobuild on a CoreOS-layout ISO of at least 1 GiB,
+# measured against cp in the same run:
 #
-#   scripts/bench.sh              # 1 GiB rootfs
-#   BENCH_SIZE=4294967296 scripts/bench.sh
+#   * `build -o FILE` against `cp` + fsync of the same image, as the ratio
+#     of the medians of ROUNDS interleaved runs (target: at most
+#     BENCH_MAX_RATIO, 1.05 by default);
+#   * `build -o - > FILE`, for the streaming path;
+#   * in-place edits (`iso kargs modify`, `iso ignition embed -f`), whose
+#     time must not depend on the image size (target: under
+#     BENCH_MAX_INPLACE_MS, 50 ms by default);
+#   * peak RSS, which must not grow with the image (compared with a 64 MiB
+#     image).
+#
+# It fails when a target is missed.
+#
+#   scripts/bench.sh                           # 1 GiB rootfs, 5 rounds
+#   BENCH_SIZE=4294967296 BENCH_ROUNDS=9 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${BENCH_SIZE:-1073741824}
+rounds=${BENCH_ROUNDS:-5}
+max_ratio=${BENCH_MAX_RATIO:-1.05}
+max_inplace_ms=${BENCH_MAX_INPLACE_MS:-50}
 [ -x /usr/bin/time ] || { echo "bench.sh needs GNU time (apt-get install time)" >&2; exit 1; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/isobuild-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -15,30 +29,79 @@ trap 'rm -rf "$work"' EXIT
 go build -o "$work/isobuild" ./cmd/isobuild
 go run ./scripts/mkiso -rootfs-size "$size" "$work/base.iso" >/dev/null
 go run ./scripts/mkiso -rootfs-size 67108864 "$work/small.iso" >/dev/null
-echo "base ISO: $(stat -c %s "$work/base.iso") bytes"
+sync
+echo "base ISO: $(stat -c %s "$work/base.iso") bytes, $rounds interleaved rounds"
 
-# measure LABEL CMD...: prints wall seconds and peak RSS, sets $rss (KiB).
-measure() {
+# run LABEL CMD...: runs CMD once after a sync, appends its wall time in
+# milliseconds to $work/LABEL.ms and its peak RSS in KiB to $work/LABEL.rss.
+run() {
   local label=$1; shift
-  rm -f "$work"/out*.iso
   sync
-  /usr/bin/time -f "%e %M" -o "$work/time" "$@"
-  read -r secs rss < "$work/time"
-  printf '%-34s %7.2f s %9d KiB peak RSS\n' "$label" "$secs" "$rss"
+  local t0 t1
+  t0=$(date +%s%N)
+  /usr/bin/time -f "%M" -o "$work/rss" "$@"
+  t1=$(date +%s%N)
+  echo $(((t1 - t0) / 1000)) | awk '{printf "%.3f\n", $1 / 1000}' >> "$work/$label.ms"
+  cat "$work/rss" >> "$work/$label.rss"
+}
+
+# median FILE: the median of the numbers in FILE.
+median() {
+  sort -g "$1" | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }
 
 build=("$work/isobuild" build -q --butane examples/ssh-hostname.bu --karg-append console=ttyS0,115200n8)
-# isobuild fsyncs its output before linking it into place; so does the cp run.
-measure "cp + sync" sh -c 'cp "$1" "$2" && sync "$2"' sh "$work/base.iso" "$work/out-cp.iso"
-measure "isobuild build -o FILE" "${build[@]}" -o "$work/out.iso" "$work/base.iso"
-big=$rss
-measure "isobuild build -o - > FILE" sh -c 'out=$1; shift; "$@" > "$out"' sh "$work/out-stream.iso" "${build[@]}" -o - "$work/base.iso"
-measure "isobuild build -o FILE (64 MiB)" "${build[@]}" -o "$work/out-small.iso" "$work/small.iso"
-small=$rss
+cp "$work/base.iso" "$work/inplace.iso"
+for i in $(seq "$rounds"); do
+  rm -f "$work"/out*.iso
+  # isobuild syncs its output before linking it into place; so does this cp.
+  run cp sh -c 'cp "$1" "$2" && sync "$2"' sh "$work/base.iso" "$work/out-cp.iso"
+  rm -f "$work/out-cp.iso"
+  run build "${build[@]}" -o "$work/out.iso" "$work/base.iso"
+  rm -f "$work/out.iso"
+  run stream sh -c 'out=$1; shift; "$@" > "$out" && sync "$out"' sh "$work/out-stream.iso" "${build[@]}" -o - "$work/base.iso"
+  rm -f "$work/out-stream.iso"
+  run inplace-kargs "$work/isobuild" iso kargs modify -a "round=$i" "$work/inplace.iso"
+  run inplace-embed "$work/isobuild" iso ignition embed -f -i examples/files/isobuild-hello.conf "$work/inplace.iso"
+  run small "${build[@]}" -o "$work/out-small.iso" "$work/small.iso"
+  rm -f "$work/out-small.iso"
+done
 
+printf '%-36s %10s %12s\n' "median of $rounds" "ms" "peak RSS KiB"
+for label in cp build stream inplace-kargs inplace-embed small; do
+  case $label in
+    cp) what="cp + fsync (1 GiB)";;
+    build) what="isobuild build -o FILE";;
+    stream) what="isobuild build -o - > FILE + fsync";;
+    inplace-kargs) what="isobuild iso kargs modify (in place)";;
+    inplace-embed) what="isobuild iso ignition embed (in place)";;
+    small) what="isobuild build -o FILE (64 MiB)";;
+  esac
+  printf '%-36s %10.1f %12d\n' "$what" "$(median "$work/$label.ms")" "$(median "$work/$label.rss")"
+done
+
+fail=0
+ratio=$(awk -v b="$(median "$work/build.ms")" -v c="$(median "$work/cp.ms")" 'BEGIN {printf "%.3f", b / c}')
+stream_ratio=$(awk -v b="$(median "$work/stream.ms")" -v c="$(median "$work/cp.ms")" 'BEGIN {printf "%.3f", b / c}')
+echo "build -o FILE / (cp + fsync): $ratio (target <= $max_ratio); build -o - / (cp + fsync): $stream_ratio"
+if awk -v r="$ratio" -v m="$max_ratio" 'BEGIN {exit !(r > m)}'; then
+  echo "FAIL: build -o is $ratio times cp + fsync, more than $max_ratio" >&2
+  fail=1
+fi
+for label in inplace-kargs inplace-embed; do
+  ms=$(median "$work/$label.ms")
+  if awk -v t="$ms" -v m="$max_inplace_ms" 'BEGIN {exit !(t > m)}'; then
+    echo "FAIL: $label takes $ms ms on a $(stat -c %s "$work/base.iso")-byte image, more than $max_inplace_ms ms" >&2
+    fail=1
+  fi
+done
 # Peak RSS must not grow with the image: allow 16 MiB of noise.
+big=$(median "$work/build.rss")
+small=$(median "$work/small.rss")
 if [ "$big" -gt $((small + 16384)) ]; then
   echo "FAIL: peak RSS grows with ISO size: ${big} KiB for $(stat -c %s "$work/base.iso") bytes vs ${small} KiB for 64 MiB" >&2
-  exit 1
+  fail=1
+else
+  echo "peak RSS independent of ISO size: ${big} KiB vs ${small} KiB"
 fi
-echo "peak RSS independent of ISO size: ${big} KiB vs ${small} KiB"
+exit $fail

@@ -33,8 +33,9 @@ Installer ISOs: with --dest-device and --dest-butane (or --dest-ignition)
 the live system installs CoreOS to that disk unattended, with that config,
 when it boots. The other --dest-*, --ignition-ca, --pre-install,
 --post-install, --installer-config and --network-* options are those of
-"isobuild iso customize" (and coreos-installer's); with any of them the
---butane/--ignition config is merged into the live config they generate.`
+"isobuild iso customize" (and coreos-installer's). All of them but the
+--network-* options generate a live config; the --butane/--ignition config
+is then merged into it, otherwise it is embedded as it is.`
 
 const buildExample = `  # Installer USB stick: installs to /dev/sda with install.bu, static IP:
   isobuild build --dest-butane install.bu --dest-device /dev/sda \

@@ -4,6 +4,9 @@
 // output; or into the image file itself, in place. For the same overlay the
 // three give the same bytes. Every function takes a context and stops soon
 // after it is cancelled; a new file that was not finished is removed.
+//
+// In isobuild's pipeline, Butane → Ignition → initramfs → overlay → output,
+// this package is the last step.
 package output
 
 import (

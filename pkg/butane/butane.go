@@ -3,6 +3,11 @@
 // butane's report into entries that carry the position of each problem in
 // the Butane source, ready to print as `file:line:col: kind: message`.
 //
+// In isobuild's pipeline, Butane → Ignition → initramfs → overlay → output,
+// this package is the first step: the Ignition config it returns is
+// validated by package ignconfig and put into an initramfs by package
+// installer.
+//
 // Translation always uses butane's raw mode, so every variant, openshift
 // included, yields a plain Ignition config and never a wrapper such as a
 // MachineConfig: the result is embedded in a live ISO, where only Ignition

@@ -1,6 +1,11 @@
 // Package embed finds, reads and plans the rewriting of the embed areas of
 // CoreOS live ISO images.
 //
+// In isobuild's pipeline, Butane → Ignition → initramfs → overlay → output,
+// this package turns the initramfs files of a customization (package
+// installer, archived by package initrd) and kernel-argument edits into an
+// overlay.Image of the live ISO.
+//
 // A Fedora CoreOS, RHCOS or SCOS live ISO reserves fixed-size areas that can
 // be rewritten without remastering the image:
 //

@@ -2,6 +2,11 @@
 // coreos/ignition library (github.com/coreos/ignition/v2/config), the same
 // code that Ignition runs at boot.
 //
+// In isobuild's pipeline, Butane → Ignition → initramfs → overlay → output,
+// this package checks every Ignition config on its way into an initramfs:
+// the user's (translated by package butane, or given as JSON) and those that
+// package installer generates, which it serializes with [Marshal].
+//
 // [Parse] accepts every spec version the library knows, from 3.0.0 up to the
 // newest one, including the experimental version the library parses. It
 // follows coreos-installer's rules for user-supplied configs: problems that

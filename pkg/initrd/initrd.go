@@ -3,6 +3,11 @@
 // boot (Documentation/filesystems/ramfs-rootfs-initramfs.rst and
 // Documentation/driver-api/early-userspace/buffer-format.rst).
 //
+// In isobuild's pipeline, Butane → Ignition → initramfs → overlay → output,
+// this package turns the initramfs files that package installer makes into
+// the compressed archive that package embed patches into a live ISO and
+// package pxe appends to a PXE initramfs; it also reads those archives back.
+//
 // It provides
 //
 //   - Files, a set of regular files keyed by archive path, with WriteNewc

@@ -7,6 +7,11 @@
 // live system applies at boot and which carries everything but the network,
 // and NetworkManager keyfiles under etc/coreos-firstboot-network/.
 //
+// In isobuild's pipeline, Butane → Ignition → initramfs → overlay → output,
+// this package is the initramfs step: it takes Ignition configs (validated
+// with package ignconfig) and the other inputs, and returns files that
+// package initrd archives.
+//
 // Package embed writes these files into a live ISO's initrd embed area and
 // package pxe appends them to a live PXE initramfs; both then hand the
 // result to package overlay.

@@ -1,6 +1,10 @@
 // Package overlay describes an edited copy of a large image as a value, so
 // that the copy can be produced without holding the image in memory.
 //
+// In isobuild's pipeline, Butane → Ignition → initramfs → overlay → output,
+// this package is the overlay step: packages embed and pxe express an edit
+// as an Image, and every output consumes one.
+//
 // An [Image] is a base [io.ReaderAt] of known size, a sorted set of
 // non-overlapping patches (byte slices that replace base bytes at fixed
 // offsets) and extents appended after the base. It is the hand-off between

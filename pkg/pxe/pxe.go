@@ -2,6 +2,11 @@
 // coreos-installer's "pxe customize", "pxe ignition" and "pxe network"
 // commands do.
 //
+// In isobuild's pipeline, Butane → Ignition → initramfs → overlay → output,
+// this package is the PXE counterpart of package embed: the initramfs files
+// of a customization (package installer) become one more archive (package
+// initrd), which the caller appends to the initramfs as an overlay.Image.
+//
 // A live initramfs (the *-live-initramfs.*.img of a release, or the
 // images/pxeboot/initrd.img of a live ISO) is a concatenation of cpio
 // archives, and the kernel lets a later archive add files. Customizing it
