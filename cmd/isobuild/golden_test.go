@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"os"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/isobuild/isobuild/internal/fixture"
 	"github.com/isobuild/isobuild/internal/testiso"
-	"github.com/isobuild/isobuild/pkg/initrd"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite testdata/golden.txt from the current outputs")
@@ -107,30 +105,6 @@ func goldenRun(t *testing.T, args []string, mode, input string, replacer *string
 	}
 }
 
-// goldenInitramfs is a deterministic stand-in for a CoreOS live PXE
-// initramfs (an early cpio, then a zstd archive with the live stamp and
-// features.json, then padding); the fixtures' PXE initrds are placeholders.
-func goldenInitramfs(t *testing.T) string {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := initrd.WriteNewc(&buf, initrd.Files{"kernel/x86/microcode/GenuineIntel.bin": []byte("microcode")}); err != nil {
-		t.Fatal(err)
-	}
-	zw, err := initrd.NewCompressor(&buf, initrd.Zstd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	main := initrd.Files{"etc/coreos-live-initramfs": nil, "init": []byte("#!/bin/sh\n"), "etc/coreos/features.json": []byte(pxeFeatures)}
-	if err := initrd.WriteNewc(zw, main); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	buf.Write(make([]byte, 512))
-	return writeTemp(t, "live-initramfs.img", buf.Bytes())
-}
-
 // TestGoldenOutputs compares every output with testdata/golden.txt; run
 // "go test ./cmd/isobuild -run TestGoldenOutputs -update" to rewrite it
 // after a change that is meant to alter output bytes.
@@ -202,7 +176,7 @@ func TestGoldenOutputs(t *testing.T) {
 			record("testiso-96MiB", gc.name, mode, goldenRun(t, args, mode, big, replacer))
 		}
 	}
-	live := goldenInitramfs(t)
+	live := liveInitramfs(t, pxeFeatures)
 	for _, gc := range cases {
 		if !gc.pxe {
 			continue

@@ -33,7 +33,7 @@ func inspectJSON(t *testing.T, iso string) inspectReport {
 func areaWithTools(t *testing.T, iso string, member string) []byte {
 	t.Helper()
 	for _, tool := range []string{"dd", "xzcat", "cpio"} {
-		needTool(t, tool)
+		fixture.NeedTool(t, tool)
 	}
 	rep := inspectJSON(t, iso)
 	script := fmt.Sprintf("dd if=%q bs=65536 iflag=skip_bytes,count_bytes skip=%d count=%d status=none | xzcat | cpio -i --to-stdout --quiet %q",

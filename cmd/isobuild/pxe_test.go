@@ -8,35 +8,20 @@ import (
 	"testing"
 
 	"github.com/isobuild/isobuild/internal/fixture"
+	"github.com/isobuild/isobuild/internal/testiso"
 	"github.com/isobuild/isobuild/pkg/initrd"
 )
 
 const pxeFeatures = `{"installer-config": true, "installer-config-directives": {"console": true}, "live-initrd-network": true}`
 
-// liveInitramfs writes a stand-in for a CoreOS live initramfs shaped like
-// the real ones: an uncompressed early archive, then a zstd archive with
-// the live stamp and features.json, then zero padding.
+// liveInitramfs writes a stand-in for a CoreOS live initramfs (see
+// testiso.LiveInitramfs) to a temporary file.
 func liveInitramfs(t *testing.T, features string) string {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := initrd.WriteNewc(&buf, initrd.Files{"kernel/x86/microcode/GenuineIntel.bin": []byte("microcode")}); err != nil {
+	if err := testiso.LiveInitramfs(&buf, features, nil); err != nil {
 		t.Fatal(err)
 	}
-	main := initrd.Files{"etc/coreos-live-initramfs": nil, "init": []byte("#!/bin/sh\n")}
-	if features != "" {
-		main["etc/coreos/features.json"] = []byte(features)
-	}
-	zw, err := initrd.NewCompressor(&buf, initrd.Zstd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := initrd.WriteNewc(zw, main); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	buf.Write(make([]byte, 512))
 	return writeTemp(t, "live-initramfs.img", buf.Bytes())
 }
 

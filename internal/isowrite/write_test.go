@@ -1,22 +1,20 @@
 package isowrite_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/isobuild/isobuild/internal/fixture"
 	"github.com/isobuild/isobuild/internal/isowrite"
 	"github.com/isobuild/isobuild/pkg/iso"
 )
@@ -532,54 +530,17 @@ func TestWriteLargeFile(t *testing.T) {
 	}
 }
 
-// reportLBA runs xorriso's report_lba over an image and returns
-// path → (start LBA, size in bytes).
-func reportLBA(t *testing.T, path string) map[string][2]int64 {
-	t.Helper()
-	out, err := exec.Command("xorriso", "-indev", path, "-find", "/", "-exec", "report_lba", "--").Output()
-	if err != nil {
-		t.Fatalf("xorriso: %v", err)
-	}
-	re := regexp.MustCompile(`^File data lba:\s*\d+\s*,\s*(\d+)\s*,\s*\d+\s*,\s*(\d+)\s*,\s*'(.*)'$`)
-	got := map[string][2]int64{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		m := re.FindStringSubmatch(sc.Text())
-		if m == nil {
-			continue
-		}
-		lba, _ := strconv.ParseInt(m[1], 10, 64)
-		size, _ := strconv.ParseInt(m[2], 10, 64)
-		name := strings.ReplaceAll(m[3], `'"'"'`, `'`) // xorriso's shell quoting
-		got[strings.TrimPrefix(name, "/")] = [2]int64{lba, size}
-	}
-	if len(got) == 0 {
-		t.Fatalf("xorriso reported no files:\n%s", out)
-	}
-	return got
-}
-
-func needXorriso(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("xorriso"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("xorriso is not on PATH; CI must install it (apt-get install xorriso)")
-		}
-		t.Skip("xorriso not on PATH")
-	}
-}
-
 // TestXorrisoWriter checks the writer's extents and Rock Ridge names
 // against xorriso.
 func TestXorrisoWriter(t *testing.T) {
-	needXorriso(t)
+	fixture.NeedTool(t, "xorriso")
 	files := testFiles()
 	data := writeImage(t, files, isowrite.WriteOptions{VolumeID: "XORRISO-CHECK"})
 	path := filepath.Join(t.TempDir(), "w.iso")
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got := reportLBA(t, path)
+	got := fixture.XorrisoExtents(t, path)
 	im := openBytes(t, data)
 	for _, f := range files {
 		rr := f.Path

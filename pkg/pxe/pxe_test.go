@@ -6,37 +6,18 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/isobuild/isobuild/internal/testiso"
 	"github.com/isobuild/isobuild/pkg/initrd"
 	"github.com/isobuild/isobuild/pkg/installer"
 )
 
-// liveInitramfs is a stand-in for a CoreOS live initramfs: an uncompressed
-// early archive, a zstd archive with the live stamp and, if given,
-// features.json, then zero padding.
+// liveInitramfs is a stand-in for a CoreOS live initramfs.
 func liveInitramfs(t *testing.T, features string, extra initrd.Files) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := initrd.WriteNewc(&buf, initrd.Files{"kernel/x86/microcode/GenuineIntel.bin": []byte("microcode")}); err != nil {
+	if err := testiso.LiveInitramfs(&buf, features, extra); err != nil {
 		t.Fatal(err)
 	}
-	main := initrd.Files{LiveStampMember: nil, "init": []byte("#!/bin/sh\n")}
-	if features != "" {
-		main[FeaturesMember] = []byte(features)
-	}
-	for k, v := range extra {
-		main[k] = v
-	}
-	zw, err := initrd.NewCompressor(&buf, initrd.Zstd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := initrd.WriteNewc(zw, main); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	buf.Write(make([]byte, 512))
 	return buf.Bytes()
 }
 
