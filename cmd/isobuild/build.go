@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
+	"path"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -127,11 +127,12 @@ func runBuild(ctx context.Context, s *streams, o buildOptions, isoPath string) e
 		install.DestIgnition = append(install.DestIgnition, installer.Input{Name: displayName(p), Data: ign})
 	}
 	custom := embed.Customization{Install: install, Kargs: o.kargs, Force: o.force, ResetKargs: true}
-	var newKargs *string
+	var result embed.Changes
+	var warnings []installer.Warning
 	err = modify(ctx, s, isoPath, o.out, func(im *embed.Image) (embed.Changes, error) {
-		c, warnings, err := im.Customize(custom)
-		printWarnings(s.err, false, warnings)
-		newKargs = c.Kargs
+		c, w, err := im.Customize(custom)
+		printWarnings(s.err, false, w)
+		result, warnings = c, w
 		return c, err
 	})
 	if err != nil {
@@ -149,17 +150,21 @@ func runBuild(ctx context.Context, s *streams, o buildOptions, isoPath string) e
 		}
 		fmt.Fprintf(info, "  live Ignition config: %d bytes from %s\n", len(config.Data), src)
 	}
-	for _, k := range o.install.networkKeyfile {
-		fmt.Fprintf(info, "  network keyfile:      %s\n", filepath.Base(k))
+	for _, name := range result.Members.Names() {
+		if installer.IsNetworkMember(name) {
+			fmt.Fprintf(info, "  network keyfile:      %s\n", path.Base(name))
+		}
 	}
-	for _, d := range append(append([]string{}, o.install.destIgnition...), o.destButane...) {
-		fmt.Fprintf(info, "  install config:       %s\n", d)
+	for _, d := range install.DestIgnition {
+		fmt.Fprintf(info, "  install config:       %s\n", d.Name)
 	}
-	if o.install.destDevice.set {
-		fmt.Fprintf(info, "  installs to:          %s\n", o.install.destDevice.value)
+	for _, w := range warnings {
+		if w.Kind == installer.AutoInstall {
+			fmt.Fprintf(info, "  installs to:          %s\n", w.Detail)
+		}
 	}
-	if newKargs != nil && !o.kargs.Empty() {
-		fmt.Fprintf(info, "  kernel arguments:     %s\n", *newKargs)
+	if result.Kargs != nil && !o.kargs.Empty() {
+		fmt.Fprintf(info, "  kernel arguments:     %s\n", *result.Kargs)
 	}
 	return nil
 }

@@ -45,7 +45,7 @@ func TestBuildButane(t *testing.T) {
 			if fixture.SHA256(t, iso) != orig {
 				t.Fatal("build modified the base ISO")
 			}
-			jsonEqual(t, ok(t, nil, "iso", "ignition", "show", out).stdout, readFile(t, fixture.Customize(t, "live.ign")))
+			jsonEqual(t, ok(t, nil, "iso", "ignition", "show", out).stdout, readTestFile(t, fixture.Customize(t, "live.ign")))
 			got := string(ok(t, nil, "iso", "network", "extract", out).stdout)
 			if !strings.Contains(got, "id=installer-test") {
 				t.Fatalf("keyfile missing: %q", got)
@@ -60,7 +60,7 @@ func TestBuildButane(t *testing.T) {
 			streamed := ok(t, nil, "build", "--butane", fixture.Customize(t, "live.bu"),
 				"--karg-append", "console=ttyS0,115200n8", "--karg-delete", "mitigations=auto,nosmt",
 				"--network-keyfile", keyfile, "-o", "-", iso)
-			if !bytes.Equal(streamed.stdout, readFile(t, out)) {
+			if !bytes.Equal(streamed.stdout, readTestFile(t, out)) {
 				t.Fatal("build -o - differs from build -o FILE")
 			}
 			if !strings.Contains(string(streamed.stderr), "Wrote standard output") {
@@ -70,7 +70,7 @@ func TestBuildButane(t *testing.T) {
 			// An already customized ISO needs -f; reset gives back the base.
 			fails(t, "already customized", nil, "build", "--ignition", fixture.Customize(t, "live.ign"), "-o", filepath.Join(dir, "again.iso"), out)
 			ok(t, nil, "build", "-f", "--ignition", fixture.Customize(t, "live-2.ign"), "-o", filepath.Join(dir, "again.iso"), out)
-			jsonEqual(t, ok(t, nil, "iso", "ignition", "show", filepath.Join(dir, "again.iso")).stdout, readFile(t, fixture.Customize(t, "live-2.ign")))
+			jsonEqual(t, ok(t, nil, "iso", "ignition", "show", filepath.Join(dir, "again.iso")).stdout, readTestFile(t, fixture.Customize(t, "live-2.ign")))
 			if got := sum(ok(t, nil, "iso", "reset", "-o", "-", out).stdout); got != orig {
 				t.Fatal("iso reset after build did not restore the base ISO")
 			}

@@ -58,7 +58,7 @@ func sum(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-func readFile(t *testing.T, p string) []byte {
+func readTestFile(t *testing.T, p string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(p)
 	if err != nil {
@@ -69,7 +69,7 @@ func readFile(t *testing.T, p string) []byte {
 
 func copyFile(t *testing.T, src, dst string) string {
 	t.Helper()
-	if err := os.WriteFile(dst, readFile(t, src), 0o644); err != nil {
+	if err := os.WriteFile(dst, readTestFile(t, src), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dst
@@ -86,7 +86,7 @@ func modes(t *testing.T, iso string, stdin []byte, args ...string) []byte {
 	ok(t, stdin, append(append([]string{}, args...), "-o", out, iso)...)
 	inplace := copyFile(t, iso, filepath.Join(dir, "inplace.iso"))
 	ok(t, stdin, append(append([]string{}, args...), inplace)...)
-	if s, f, p := sum(streamed), sum(readFile(t, out)), sum(readFile(t, inplace)); s != f || f != p {
+	if s, f, p := sum(streamed), sum(readTestFile(t, out)), sum(readTestFile(t, inplace)); s != f || f != p {
 		t.Fatalf("%v: output modes disagree: stream %s, file %s, in place %s", args, s, f, p)
 	}
 	return streamed

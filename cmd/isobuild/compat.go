@@ -9,6 +9,7 @@ import (
 	"github.com/isobuild/isobuild/internal/output"
 	"github.com/isobuild/isobuild/pkg/butane"
 	"github.com/isobuild/isobuild/pkg/embed"
+	"github.com/isobuild/isobuild/pkg/ignconfig"
 	"github.com/isobuild/isobuild/pkg/installer"
 	"github.com/isobuild/isobuild/pkg/iso"
 	"github.com/isobuild/isobuild/pkg/pxe"
@@ -45,13 +46,16 @@ func text(s string) func(error) string {
 	return func(error) string { return s }
 }
 
-const forceHint = "pass -f to replace the existing customizations, or start from the pristine image (isobuild iso reset)"
+const (
+	forceHint   = "pass -f to replace the existing customizations, or start from the pristine image (isobuild iso reset)"
+	featureHint = "the image's coreos/features.json does not list this feature: use a newer live image, or drop the option"
+)
 
 // errorRules maps library errors to coreos-installer's texts and to hints.
 var errorRules = []errorRule{
 	{match: is(embed.ErrUnrecognized), compat: text("Unrecognized CoreOS ISO image."),
 		hint: "use a Fedora CoreOS, RHCOS or SCOS live ISO (one with images/ignition.img or coreos/igninfo.json)"},
-	{match: is(iso.ErrIncomplete),
+	{match: is(iso.ErrIncomplete), compat: text("ISO image is incomplete"),
 		hint: "the file is shorter than its ISO9660 header says: was the download or copy cut short?"},
 	{match: is(embed.ErrHasConfig), compat: text("This ISO image already has an embedded Ignition config; use -f to force."), hint: forceHint},
 	{match: is(embed.ErrHasNetwork), compat: text("This ISO image already has embedded network settings; use -f to force."), hint: forceHint},
@@ -62,9 +66,27 @@ var errorRules = []errorRule{
 		hint: "this image predates kernel-argument embed areas; use a newer live ISO"},
 	{match: is(embed.ErrEmptyKargAreas), compat: text("No karg embed areas found; corrupted CoreOS ISO image.")},
 	{match: is(embed.ErrLiveKargsFeature), compat: text("This OS image does not support customizing live kernel arguments.")},
-	{match: is(installer.ErrNetworkFeature), compat: text("This OS image does not support customizing network settings.")},
-	{match: is(installer.ErrInstallerFeature), compat: text("This OS image does not support customizing installer configuration.")},
-	{match: is(installer.ErrConsoleFeature), compat: text("This OS image does not support customizing the destination console.")},
+	{match: is(installer.ErrNetworkFeature), compat: text("This OS image does not support customizing network settings."), hint: featureHint},
+	{match: is(installer.ErrInstallerFeature), compat: text("This OS image does not support customizing installer configuration."), hint: featureHint},
+	{match: is(installer.ErrConsoleFeature), compat: text("This OS image does not support customizing the destination console."), hint: featureHint},
+	{match: as[*installer.FileNameError], compat: func(err error) string {
+		return "missing filename in " + err.(*installer.FileNameError).Input
+	}},
+	{match: as[*installer.DuplicateNameError], compat: func(err error) string {
+		return fmt.Sprintf("multiple input files named '%s'", err.(*installer.DuplicateNameError).Name)
+	}},
+	{match: as[*installer.ConflictError], compat: func(err error) string {
+		e := err.(*installer.ConflictError)
+		return fmt.Sprintf("config already specifies %s %s", e.Kind, e.Name)
+	}},
+	{match: as[*installer.InstallerConfigError], compat: func(err error) string {
+		e := err.(*installer.InstallerConfigError)
+		return fmt.Sprintf("parsing installer config %s: %v", e.Input, e.Err)
+	}},
+	{match: as[*ignconfig.ParseError], compat: func(err error) string {
+		e := err.(*ignconfig.ParseError)
+		return fmt.Sprintf("parsing Ignition config %s: %s", e.Name, e.Problem)
+	}},
 	{match: as[*embed.TooLargeError], compat: func(err error) string {
 		e := err.(*embed.TooLargeError)
 		return fmt.Sprintf("Compressed initramfs is too large: %d > %d (embed area %s at offset %d)", e.Need, e.Area.Length, e.Area.File, e.Area.Offset)
@@ -80,13 +102,14 @@ var errorRules = []errorRule{
 	{match: as[*embed.ReplaceSyntaxError], compat: func(err error) string {
 		return fmt.Sprintf("%q: Wrong input, format should be: KEY=OLD=NEW", err.(*embed.ReplaceSyntaxError).Arg)
 	}},
-	{match: is(pxe.ErrNotLive), compat: text("not a CoreOS live initramfs image")},
+	{match: is(pxe.ErrNotLive), compat: text("not a CoreOS live initramfs image"),
+		hint: "pxe customize takes a CoreOS live initramfs (the release's live-initramfs image, or the initrd that 'isobuild iso extract pxe' writes)"},
 	{match: is(pxe.ErrCustomized), compat: text("input is already customized")},
 	{match: is(pxe.ErrNoConfig), compat: text("couldn't find Ignition config in archive")},
 	{match: is(output.ErrTerminal), compat: text("Refusing to write binary data to terminal")},
 	{match: as[*output.ExistsError], compat: func(err error) string {
 		return fmt.Sprintf("creating %s: File exists", err.(*output.ExistsError).Path)
-	}},
+	}, hint: "isobuild never overwrites an output: choose another path, or remove the file first"},
 	{match: is(butane.ErrStrict), hint: "fix the warnings above, or drop --strict"},
 	{match: is(errNoNmstate),
 		hint: "install nmstate, or convert the file with 'nmstatectl gc' elsewhere and pass the keyfiles with --network-keyfile"},

@@ -3,12 +3,16 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode"
 
 	"github.com/isobuild/isobuild/internal/output"
 	"github.com/isobuild/isobuild/pkg/embed"
+	"github.com/isobuild/isobuild/pkg/ignconfig"
 	"github.com/isobuild/isobuild/pkg/installer"
 	"github.com/isobuild/isobuild/pkg/iso"
 	"github.com/isobuild/isobuild/pkg/pxe"
@@ -43,6 +47,11 @@ var libraryErrors = []struct {
 	{output.ErrTerminal, "Refusing to write binary data to terminal"},
 	{&output.ExistsError{Path: "out.iso"}, "creating out.iso: File exists"},
 	{iso.ErrIncomplete, "ISO image is incomplete"},
+	{&installer.FileNameError{Input: "dir/"}, "missing filename in dir/"},
+	{&installer.DuplicateNameError{Name: "a.nmconnection"}, "multiple input files named 'a.nmconnection'"},
+	{&installer.ConflictError{Kind: "unit", Name: "pre-install-x.service"}, "config already specifies unit pre-install-x.service"},
+	{&installer.InstallerConfigError{Input: "i.yaml", Err: errors.New("line 1: field x not found")}, "parsing installer config i.yaml: line 1: field x not found"},
+	{&ignconfig.ParseError{Name: "d.ign", Problem: "config is empty", Err: ignconfig.ErrInvalid}, "parsing Ignition config d.ign: config is empty"},
 }
 
 // TestCompatibleTexts: wrapped in context, every library error prints as
@@ -74,11 +83,52 @@ func TestLibraryErrorStyle(t *testing.T) {
 		msg := tc.err.Error()
 		words := strings.Fields(msg)
 		first := []rune(words[0])
-		if unicode.IsUpper(first[0]) && !(len(first) > 1 && unicode.IsUpper(first[1])) {
+		properNoun := words[0] == "Ignition" || words[0] == "CoreOS" || words[0] == "Butane"
+		if unicode.IsUpper(first[0]) && !(len(first) > 1 && unicode.IsUpper(first[1])) && !properNoun {
 			t.Errorf("library error %q starts with a capital letter", msg)
 		}
 		if strings.ContainsAny(msg[len(msg)-1:], ".!;") {
 			t.Errorf("library error %q ends in punctuation", msg)
+		}
+	}
+}
+
+// TestCompatibleTextsOnlyHere: coreos-installer's wording lives in this
+// command's table, not in the libraries.
+func TestCompatibleTextsOnlyHere(t *testing.T) {
+	phrases := []string{
+		"missing filename in", "multiple input files named", "config already specifies",
+		"parsing installer config", "parsing Ignition config", "Compressed initramfs is too large",
+		"kargs don't match", "kargs too large for area", "Wrong input, format should be",
+		"File exists", "Refusing to write", "use -f to force", "This OS image does not support",
+		"No embedded", "No karg embed areas found", "Unrecognized CoreOS ISO image",
+		"ISO image is incomplete", "not a CoreOS live initramfs image", "input is already customized",
+		"couldn't find Ignition config", "Boot media will automatically", "PXE configuration must include",
+	}
+	var files []string
+	for _, dir := range []string{"../../pkg", "../../internal"} {
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
+				files = append(files, p)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(files) < 20 {
+		t.Fatalf("found only %d library files", len(files))
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ph := range phrases {
+			if strings.Contains(string(src), ph) {
+				t.Errorf("%s holds coreos-installer's text %q; it belongs in cmd/isobuild/compat.go", f, ph)
+			}
 		}
 	}
 }

@@ -98,7 +98,7 @@ func fakeNmstatectl(t *testing.T) {
 		cases.WriteString("*" + kind.file + ")\n  echo 'NetworkManager:'\n")
 		for _, n := range []string{"eth1", "eth2"} {
 			name := kind.prefix + "-" + n + ".nmconnection"
-			content := strings.ReplaceAll(string(readFile(t, fixture.Customize(t, name))), "\n", `\n`)
+			content := strings.ReplaceAll(string(readTestFile(t, fixture.Customize(t, name))), "\n", `\n`)
 			cases.WriteString("  printf '%s\\n' '- - " + name + "' '  - \"" + content + "\"'\n")
 		}
 		cases.WriteString("  ;;\n")
@@ -152,8 +152,8 @@ func TestISOCustomizeFull(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "net")
 			ok(t, nil, "iso", "network", "extract", "-C", dir, out)
 			for _, k := range []string{"installer-test", "nmstate-yl-eth1", "nmstate-yl-eth2", "nmstate-js-eth1", "nmstate-js-eth2"} {
-				got := readFile(t, filepath.Join(dir, k+".nmconnection"))
-				if !bytes.Equal(got, readFile(t, fixture.Customize(t, k+".nmconnection"))) {
+				got := readTestFile(t, filepath.Join(dir, k+".nmconnection"))
+				if !bytes.Equal(got, readTestFile(t, fixture.Customize(t, k+".nmconnection"))) {
 					t.Errorf("keyfile %s differs", k)
 				}
 			}
@@ -179,10 +179,10 @@ func checkFullConfig(t *testing.T, raw []byte) {
 		t.Fatalf("%d merges, want 2", len(c.Ignition.Config.Merge))
 	}
 	for i, n := range []string{"live.ign", "live-2.ign"} {
-		jsonEqual(t, c.Ignition.Config.Merge[i].data(t), readFile(t, fixture.Customize(t, n)))
+		jsonEqual(t, c.Ignition.Config.Merge[i].data(t), readTestFile(t, fixture.Customize(t, n)))
 	}
 	cas := c.Ignition.Security.TLS.CertificateAuthorities
-	if len(cas) != 1 || !bytes.Equal(cas[0].data(t), readFile(t, fixture.Customize(t, "cert.pem"))) {
+	if len(cas) != 1 || !bytes.Equal(cas[0].data(t), readTestFile(t, fixture.Customize(t, "cert.pem"))) {
 		t.Fatal("live CA missing or wrong")
 	}
 	// Files: paths, modes and order as the spec prescribes.
@@ -211,7 +211,7 @@ func checkFullConfig(t *testing.T, raw []byte) {
 		"/etc/coreos/installer.d/0000-install-1.conf": "install-1.conf",
 		"/etc/coreos/installer.d/0001-install-2.conf": "install-2.conf",
 	} {
-		if !bytes.Equal(contents[path], readFile(t, fixture.Customize(t, src))) {
+		if !bytes.Equal(contents[path], readTestFile(t, fixture.Customize(t, src))) {
 			t.Errorf("%s is not the verbatim %s", path, src)
 		}
 	}
@@ -265,8 +265,8 @@ func checkFullConfig(t *testing.T, raw []byte) {
 	if dest.Ignition.Version != "3.3.0" || len(dest.Ignition.Config.Merge) != 2 || len(dest.Ignition.Security.TLS.CertificateAuthorities) != 1 {
 		t.Fatalf("dest wrapper %+v", dest.Ignition)
 	}
-	jsonEqual(t, dest.Ignition.Config.Merge[0].data(t), readFile(t, fixture.Customize(t, "dest.ign")))
-	jsonEqual(t, dest.Ignition.Config.Merge[1].data(t), readFile(t, fixture.Customize(t, "dest-2.ign")))
+	jsonEqual(t, dest.Ignition.Config.Merge[0].data(t), readTestFile(t, fixture.Customize(t, "dest.ign")))
+	jsonEqual(t, dest.Ignition.Config.Merge[1].data(t), readTestFile(t, fixture.Customize(t, "dest-2.ign")))
 }
 
 func TestISOCustomizeSingleDest(t *testing.T) {
@@ -284,7 +284,7 @@ func TestISOCustomizeSingleDest(t *testing.T) {
 		}
 	}
 	// A single dest config without CAs is passed through unwrapped.
-	jsonEqual(t, dest, readFile(t, fixture.Customize(t, "dest.ign")))
+	jsonEqual(t, dest, readTestFile(t, fixture.Customize(t, "dest.ign")))
 	if !bytes.HasSuffix(dest, []byte("\n")) {
 		t.Error("dest.ign lacks its final newline")
 	}
@@ -298,7 +298,7 @@ func TestBuildDestButane(t *testing.T) {
 		t.Errorf("summary: %q", r.stdout)
 	}
 	c := parseLive(t, ok(t, nil, "iso", "ignition", "show", out).stdout)
-	want, _, err := butane.Translate("dest.bu", readFile(t, fixture.Customize(t, "dest.bu")), butane.Options{})
+	want, _, err := butane.Translate("dest.bu", readTestFile(t, fixture.Customize(t, "dest.bu")), butane.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestBuildDestButane(t *testing.T) {
 	if len(c.Ignition.Config.Merge) != 1 {
 		t.Fatalf("%d live merges, want 1", len(c.Ignition.Config.Merge))
 	}
-	jsonEqual(t, c.Ignition.Config.Merge[0].data(t), readFile(t, fixture.Customize(t, "live.ign")))
+	jsonEqual(t, c.Ignition.Config.Merge[0].data(t), readTestFile(t, fixture.Customize(t, "live.ign")))
 
 	// Without a device the user is warned before anything is written.
 	r = ok(t, nil, "build", "--dest-butane", fixture.Customize(t, "dest.bu"), "-o", filepath.Join(t.TempDir(), "y.iso"), iso)
@@ -395,7 +395,7 @@ func TestHomelabInstaller(t *testing.T) {
 	for _, f := range c.Storage.Files {
 		files[f.Path] = f.Contents.data(t)
 	}
-	want, _, err := butane.Translate("homelab-install.bu", readFile(t, "../../examples/homelab-install.bu"), butane.Options{})
+	want, _, err := butane.Translate("homelab-install.bu", readTestFile(t, "../../examples/homelab-install.bu"), butane.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

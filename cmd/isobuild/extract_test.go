@@ -27,7 +27,7 @@ func TestExtractPXE(t *testing.T) {
 				t.Fatalf("printed %q, want %d paths", r.stdout, len(tc.files))
 			}
 			for name, want := range tc.files {
-				got := readFile(t, filepath.Join(dir, stem+"-"+name))
+				got := readTestFile(t, filepath.Join(dir, stem+"-"+name))
 				if !bytes.HasPrefix(got, []byte(want)) {
 					t.Errorf("%s = %q, want %q", name, got, want)
 				}

@@ -196,7 +196,7 @@ func TestGoldenOutputs(t *testing.T) {
 		}
 		return
 	}
-	want := string(readFile(t, goldenPath))
+	want := string(readTestFile(t, goldenPath))
 	if got == want {
 		return
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/isobuild/isobuild/pkg/embed"
 	"github.com/isobuild/isobuild/pkg/installer"
+	"github.com/isobuild/isobuild/pkg/iso"
 )
 
 type inspectDescriptor struct {
@@ -86,7 +87,7 @@ kernel arguments, and the OS feature flags. --json prints the same as JSON.`,
 func inspect(path string) (*inspectReport, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", path, err)
+		return nil, err
 	}
 	defer f.Close()
 	im, err := openImageFile(f)
@@ -106,7 +107,7 @@ func inspect(path string) (*inspectReport, error) {
 	}
 	if lba, ok := im.ISO.ElTorito(); ok {
 		rep.ElTorito = true
-		off := int64(lba) * 2048
+		off := int64(lba) * iso.SectorSize
 		rep.BootCatalog = &off
 	}
 	members := im.Members()
@@ -130,13 +131,13 @@ func inspect(path string) (*inspectReport, error) {
 
 func descriptorType(t byte) string {
 	switch t {
-	case 0:
+	case iso.TypeBootRecord:
 		return "boot"
-	case 1:
+	case iso.TypePrimary:
 		return "primary"
-	case 2:
+	case iso.TypeSupplementary:
 		return "supplementary"
-	case 3:
+	case iso.TypePartition:
 		return "partition"
 	}
 	return fmt.Sprintf("unknown(%d)", t)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/pflag"
 
@@ -78,8 +77,8 @@ func (f *installFlags) add(fs *pflag.FlagSet, liveIgnition bool) {
 	fs.StringArrayVar(&f.destConsole, "dest-console", nil, "kernel and bootloader console `SPEC` of the installed system, e.g. ttyS0,115200n8 or tty0 (repeatable)")
 	fs.StringArrayVar(&f.destKargAppend, "dest-karg-append", nil, "append kernel argument `KARG` on the installed system (repeatable)")
 	fs.StringArrayVar(&f.destKargDelete, "dest-karg-delete", nil, "delete kernel argument `KARG` on the installed system (repeatable)")
-	fs.StringArrayVar(&f.networkKeyfile, "network-keyfile", nil, "NetworkManager keyfile `PATH` for the live system, copied to the installed one (repeatable)")
-	fs.StringArrayVar(&f.networkNmstate, "network-nmstate", nil, "Nmstate file `PATH` turned into keyfiles with nmstatectl (repeatable)")
+	fs.StringArrayVar(&f.networkKeyfile, "network-keyfile", nil, "NetworkManager keyfile `PATH` for the live system, copied to the installed one when the installer runs (repeatable)")
+	fs.StringArrayVar(&f.networkNmstate, "network-nmstate", nil, "Nmstate file `PATH` turned into keyfiles with nmstatectl, used like --network-keyfile (repeatable)")
 	fs.StringArrayVar(&f.ignitionCA, "ignition-ca", nil, "trust the CA certificate in `PATH` for Ignition fetches, live and installed (repeatable)")
 	fs.StringArrayVar(&f.preInstall, "pre-install", nil, "run script `PATH` before installing (repeatable)")
 	fs.StringArrayVar(&f.postInstall, "post-install", nil, "run script `PATH` after installing (repeatable)")
@@ -98,7 +97,10 @@ func (s *streams) inputs(ctx context.Context, option string, paths []string, std
 	var out []installer.Input
 	for _, p := range paths {
 		if p != "-" {
-			data, err := os.ReadFile(p)
+			data, err := readFile(ctx, p)
+			if ctx.Err() != nil {
+				return nil, err
+			}
 			out = append(out, installer.Input{Name: p, Data: data, Err: err})
 			continue
 		}

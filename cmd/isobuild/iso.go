@@ -253,7 +253,7 @@ example fedora-coreos-live.x86_64-vmlinuz. Existing files are not overwritten.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := os.Open(args[0])
 			if err != nil {
-				return fmt.Errorf("opening %s: %w", args[0], err)
+				return err
 			}
 			defer f.Close()
 			st, err := f.Stat()
@@ -306,7 +306,7 @@ func extractPXE(ctx context.Context, img *iso.Image, f *os.File, isoPath, dir st
 func openImage(path string) (*embed.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", path, err)
+		return nil, err
 	}
 	return openImageFile(f)
 }
@@ -338,7 +338,7 @@ func modify(ctx context.Context, s *streams, path, dest string, plan func(*embed
 	}
 	f, err := os.OpenFile(path, flag, 0)
 	if err != nil {
-		return fmt.Errorf("opening %s: %w", path, err)
+		return err
 	}
 	defer f.Close()
 	im, err := openImageFile(f)

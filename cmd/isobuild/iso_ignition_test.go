@@ -102,7 +102,7 @@ func TestUnrecognizedAndBrokenImages(t *testing.T) {
 
 	// A truncated image.
 	iso := fixture.ISO(t, "embed-areas-2023-07.x86_64.iso")
-	data := readFile(t, iso)
+	data := readTestFile(t, iso)
 	half := writeTemp(t, "half.iso", data[:len(data)/2])
 	fails(t, "ISO image is incomplete", nil, "iso", "ignition", "show", half)
 	fails(t, "ISO image is incomplete", []byte(`{"ignition":{"version":"3.3.0"}}`), "build", "--ignition", "-", "-o", filepath.Join(t.TempDir(), "x.iso"), half)
@@ -120,7 +120,7 @@ func TestOutputExists(t *testing.T) {
 	iso := fixture.ISO(t, "embed-areas-2023-07.x86_64.iso")
 	out := writeTemp(t, "exists.iso", []byte("keep me"))
 	fails(t, "File exists", testConfig, "iso", "ignition", "embed", "-o", out, iso)
-	if got := readFile(t, out); string(got) != "keep me" {
+	if got := readTestFile(t, out); string(got) != "keep me" {
 		t.Fatal("existing output was overwritten")
 	}
 	ents, _ := os.ReadDir(filepath.Dir(out))

@@ -78,7 +78,7 @@ func TestKargs(t *testing.T) {
 			// Item 22: ground truth of the first area's bytes.
 			val := writeTemp(t, "val.iso", ok(t, nil, "iso", "kargs", "modify", "-a", "foobar=val", "-o", "-", iso).stdout)
 			area := rep.Kargs.Areas[0]
-			got := readFile(t, val)[area.Offset : area.Offset+int64(area.Length)]
+			got := readTestFile(t, val)[area.Offset : area.Offset+int64(area.Length)]
 			want := []byte(def + " foobar=val")
 			if strings.Contains(name, "s390x") {
 				want = append(want, make([]byte, size-len(want))...)

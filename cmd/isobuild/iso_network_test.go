@@ -39,8 +39,8 @@ func TestNetwork(t *testing.T) {
 			outDir := filepath.Join(t.TempDir(), "extract")
 			r := ok(t, nil, "iso", "network", "extract", "-C", outDir, net)
 			for _, src := range []string{a, b} {
-				got := readFile(t, filepath.Join(outDir, filepath.Base(src)))
-				if !bytes.Equal(got, readFile(t, src)) {
+				got := readTestFile(t, filepath.Join(outDir, filepath.Base(src)))
+				if !bytes.Equal(got, readTestFile(t, src)) {
 					t.Fatalf("extracted %s differs", filepath.Base(src))
 				}
 			}
@@ -72,7 +72,7 @@ func TestNetwork(t *testing.T) {
 				t.Fatal("embedding a config lost the keyfiles")
 			}
 			netOnly := writeTemp(t, "netonly.iso", ok(t, nil, "iso", "ignition", "remove", "-o", "-", both).stdout)
-			if !bytes.Equal(readFile(t, netOnly), readFile(t, net)) {
+			if !bytes.Equal(readTestFile(t, netOnly), readTestFile(t, net)) {
 				t.Fatal("ignition remove did not give back the keyfile-only image")
 			}
 			// Item 14: with only a config, network commands keep it.

@@ -11,19 +11,45 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
+
+// stopSignals end a command cleanly: they cancel its context.
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
 
 func main() {
 	// A signal cancels the context: the running command stops at its next
 	// check, the code that created a temporary file removes it, and run
-	// returns. A second signal, once the first is being handled, gets the
-	// default action and ends the process at once.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	// returns. A second signal gets the default action and ends the
+	// process at once, for the rare wait that nothing can interrupt.
+	got := make(chan os.Signal, 1)
+	signal.Notify(got, stopSignals...)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
+	finished := make(chan struct{})
 	go func() {
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-finished:
+			return
+		}
 		stop()
+		signal.Stop(got)
+		select {
+		case <-time.After(3 * time.Second):
+			fmt.Fprintln(os.Stderr, "isobuild: still stopping; a second signal ends it at once")
+		case <-finished:
+		}
 	}()
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	close(finished)
+	if code == exitInterrupted {
+		select {
+		case s := <-got:
+			// As a shell reports a process that the signal killed.
+			code = 128 + int(s.(syscall.Signal))
+		default:
+		}
+	}
 	stop()
 	os.Exit(code)
 }
@@ -34,8 +60,8 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-// exitInterrupted is the exit status after a signal stopped the command,
-// as shells report a process killed by SIGINT.
+// exitInterrupted is the exit status of a command that a signal stopped
+// (main makes it 128 + the signal's number, as for SIGINT).
 const exitInterrupted = 130
 
 // run executes the command line args and returns the exit status.
@@ -47,7 +73,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	if ctx.Err() != nil {
-		fmt.Fprintf(stderr, "isobuild: stopped (%v); no new output file was left behind\n", context.Cause(ctx))
+		fmt.Fprintf(stderr, "isobuild: stopped (%v); output files it had not finished were removed\n", context.Cause(ctx))
 		return exitInterrupted
 	}
 	msg, hint := describe(err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -62,7 +63,7 @@ passes the kernel arguments ignition.firstboot ignition.platform.id=metal.`,
 			}
 			in, err := os.Open(args[0])
 			if err != nil {
-				return fmt.Errorf("opening %s: %w", args[0], err)
+				return err
 			}
 			defer in.Close()
 			st, err := in.Stat()
@@ -90,33 +91,31 @@ passes the kernel arguments ignition.firstboot ignition.platform.id=metal.`,
 	return c
 }
 
-// writeBlob writes data to path (overwriting it, as coreos-installer's pxe
-// wrap commands do) or, when path is empty, to stdout unless it is a
-// terminal.
-func writeBlob(s *streams, path string, data []byte) error {
+// writeBlob writes data to path, replacing what is there (as
+// coreos-installer's pxe wrap commands do, but never half-written), or, when
+// path is empty, to stdout unless it is a terminal.
+func writeBlob(ctx context.Context, s *streams, path string, data []byte) error {
+	img := overlay.New(bytes.NewReader(data), int64(len(data)))
 	if path == "" || path == output.Stdout {
-		if err := output.RefuseTerminal(s.out); err != nil {
-			return err
-		}
-		_, err := s.out.Write(data)
-		return err
+		return output.Stream(ctx, s.out, img)
 	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		return fmt.Errorf("writing %w", err)
-	}
-	return nil
+	return output.Replace(ctx, path, img)
 }
 
 // openInput opens a file argument, or stdin when there is none or it is "-".
-func openInput(s *streams, args []string) (io.Reader, func(), error) {
+// Reads of a pipe or terminal end when ctx is done.
+func openInput(ctx context.Context, s *streams, args []string) (io.Reader, func(), error) {
 	if len(args) == 0 || args[0] == "-" {
-		return s.in, func() {}, nil
+		return cancelable(ctx, s.in), func() {}, nil
 	}
 	f, err := os.Open(args[0])
 	if err != nil {
-		return nil, nil, fmt.Errorf("opening %s: %w", args[0], err)
+		return nil, nil, err
 	}
-	return f, func() { f.Close() }, nil
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		return f, func() { f.Close() }, nil
+	}
+	return cancelable(ctx, f), func() { f.Close() }, nil
 }
 
 func maxArgs(n int, names string) cobra.PositionalArgs {
@@ -147,7 +146,7 @@ setup. The config is stored byte for byte. -o overwrites an existing file.`,
 			if err != nil {
 				return err
 			}
-			return writeBlob(s, out, data)
+			return writeBlob(cmd.Context(), s, out, data)
 		},
 	}
 	wrap.Flags().StringVarP(&cfg, "ignition-file", "i", "", "Ignition config to wrap (default: stdin)")
@@ -157,7 +156,7 @@ setup. The config is stored byte for byte. -o overwrites an existing file.`,
 		Short: "Print the Ignition config of an initramfs (default: stdin)",
 		Args:  maxArgs(1, "one initramfs"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, done, err := openInput(s, args)
+			r, done, err := openInput(cmd.Context(), s, args)
 			if err != nil {
 				return err
 			}
@@ -194,7 +193,7 @@ func newPXENetworkCmd(s *streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return writeBlob(s, out, data)
+			return writeBlob(cmd.Context(), s, out, data)
 		},
 	}
 	wrap.Flags().StringArrayVarP(&keyfiles, "keyfile", "k", nil, "NetworkManager keyfile `PATH` (repeatable)")
@@ -205,7 +204,7 @@ func newPXENetworkCmd(s *streams) *cobra.Command {
 		Short: "Print or write the keyfiles of an initramfs (default: stdin)",
 		Args:  maxArgs(1, "one initramfs"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, done, err := openInput(s, args)
+			r, done, err := openInput(cmd.Context(), s, args)
 			if err != nil {
 				return err
 			}

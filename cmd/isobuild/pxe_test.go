@@ -27,7 +27,7 @@ func liveInitramfs(t *testing.T, features string) string {
 
 func TestPXECustomize(t *testing.T) {
 	in := liveInitramfs(t, pxeFeatures)
-	orig := readFile(t, in)
+	orig := readTestFile(t, in)
 	c := func(n string) string { return fixture.Customize(t, n) }
 	args := []string{"pxe", "customize", "--dest-ignition", c("dest.ign"), "--dest-device", "/dev/vda",
 		"--network-keyfile", c("installer-test.nmconnection"), "--pre-install", c("pre-install-1")}
@@ -36,7 +36,7 @@ func TestPXECustomize(t *testing.T) {
 	if !strings.Contains(string(r.stderr), "PXE configuration must include kernel arguments:\n\tignition.firstboot ignition.platform.id=metal") {
 		t.Errorf("no PXE karg notice: %q", r.stderr)
 	}
-	got := readFile(t, out)
+	got := readTestFile(t, out)
 	streamed := ok(t, nil, append(args, "-o", "-", in)...).stdout
 	if !bytes.Equal(got, streamed) {
 		t.Fatal("-o FILE and -o - differ")
@@ -84,7 +84,7 @@ func TestPXEWrapUnwrap(t *testing.T) {
 	if got := ok(t, nil, "pxe", "ignition", "unwrap", img).stdout; !bytes.Equal(got, testConfig) {
 		t.Fatalf("unwrap = %q", got)
 	}
-	if got := ok(t, readFile(t, img), "pxe", "ignition", "unwrap").stdout; !bytes.Equal(got, testConfig) {
+	if got := ok(t, readTestFile(t, img), "pxe", "ignition", "unwrap").stdout; !bytes.Equal(got, testConfig) {
 		t.Fatalf("unwrap from stdin = %q", got)
 	}
 	_, a, b := keyfiles(t)
@@ -97,7 +97,7 @@ func TestPXEWrapUnwrap(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), "x")
 	ok(t, nil, "pxe", "network", "unwrap", "-C", dir, netImg)
-	if !bytes.Equal(readFile(t, filepath.Join(dir, "b.nmconnection")), readFile(t, b)) {
+	if !bytes.Equal(readTestFile(t, filepath.Join(dir, "b.nmconnection")), readTestFile(t, b)) {
 		t.Fatal("unwrapped keyfile differs")
 	}
 	fails(t, "No embedded network settings", nil, "pxe", "network", "unwrap", img)

@@ -33,7 +33,7 @@ func TestEmptyOutputRefused(t *testing.T) {
 
 func TestStdinOnce(t *testing.T) {
 	iso := fixture.ISO(t, "embed-areas-2023-07.x86_64.iso")
-	dest := readFile(t, fixture.Customize(t, "dest.ign"))
+	dest := readTestFile(t, fixture.Customize(t, "dest.ign"))
 	out := filepath.Join(t.TempDir(), "x.iso")
 	// A config on stdin works for --dest-ignition.
 	ok(t, dest, "iso", "customize", "--dest-ignition", "-", "--dest-device", "/dev/sda", "-o", out, iso)
@@ -102,9 +102,9 @@ func TestDestWrapping(t *testing.T) {
 				t.Fatalf("wrapper %+v", d.Ignition)
 			}
 			for i, m := range tc.merges {
-				jsonEqual(t, d.Ignition.Config.Merge[i].data(t), readFile(t, c(m)))
+				jsonEqual(t, d.Ignition.Config.Merge[i].data(t), readTestFile(t, c(m)))
 			}
-			if tc.cas == 1 && !bytes.Equal(d.Ignition.Security.TLS.CertificateAuthorities[0].data(t), readFile(t, c("cert.pem"))) {
+			if tc.cas == 1 && !bytes.Equal(d.Ignition.Security.TLS.CertificateAuthorities[0].data(t), readTestFile(t, c("cert.pem"))) {
 				t.Fatal("CA differs")
 			}
 			// The CA also reaches the live system.

@@ -71,39 +71,88 @@ func exactArgs(n int, names string) cobra.PositionalArgs {
 	}
 }
 
+// maxInputSize bounds every input that is read whole: configs, keyfiles,
+// scripts, certificates. They all end up in an initramfs, so a bigger one
+// is a mistake (such as /dev/zero), not a workload.
+const maxInputSize = 64 << 20
+
 // readInput reads a whole file, or stdin for "-" or "". It works on pipes
 // such as bash's /dev/fd/63. Stdin can be read by one option only; what
-// names the option in the error. Reading stdin stops when ctx is done,
-// so that a signal ends a command that waits for input.
+// names the option in errors. Reading stops when ctx is done, so that a
+// signal ends a command that waits for input.
 func (s *streams) readInput(ctx context.Context, what, path string) ([]byte, error) {
 	if path == "" || path == "-" {
 		if s.stdinBy != "" {
 			return nil, usageError{fmt.Errorf("%s and %s both read standard input (-); give one of them a file", s.stdinBy, what)}
 		}
 		s.stdinBy = what
-		type read struct {
-			b   []byte
-			err error
+		b, err := readAll(ctx, s.in)
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading standard input: %w", what, err)
 		}
-		done := make(chan read, 1)
-		go func() {
-			b, err := io.ReadAll(s.in)
-			done <- read{b, err}
-		}()
-		select {
-		case r := <-done:
-			if r.err != nil {
-				return nil, fmt.Errorf("reading standard input: %w", r.err)
-			}
-			return r.b, nil
-		case <-ctx.Done():
-			// The reading goroutine ends with the process.
-			return nil, fmt.Errorf("reading standard input: %w", context.Cause(ctx))
-		}
+		return b, nil
 	}
-	b, err := os.ReadFile(path)
+	b, err := readFile(ctx, path)
 	if err != nil {
-		return nil, fmt.Errorf("reading input: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return b, nil
+}
+
+// readFile reads the file at path whole, as readAll does.
+func readFile(ctx context.Context, path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > maxInputSize {
+		return nil, fmt.Errorf("%s: %w", path, errInputTooLarge)
+	}
+	b, err := readAll(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return b, nil
+}
+
+var errInputTooLarge = fmt.Errorf("larger than %d MiB, which no input of an initramfs needs to be", maxInputSize>>20)
+
+// readAll reads r to its end, at most maxInputSize bytes. It returns when
+// ctx is done even while a read of a pipe or terminal is blocked; that read
+// then ends with the process.
+func readAll(ctx context.Context, r io.Reader) ([]byte, error) {
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := io.ReadAll(io.LimitReader(r, maxInputSize+1))
+		done <- result{b, err}
+	}()
+	select {
+	case res := <-done:
+		if res.err != nil {
+			return nil, res.err
+		}
+		if len(res.b) > maxInputSize {
+			return nil, errInputTooLarge
+		}
+		return res.b, nil
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+// cancelable returns a reader of r whose reads end with ctx's cause once
+// ctx is done, even while a read of r is blocked.
+func cancelable(ctx context.Context, r io.Reader) io.Reader {
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := io.Copy(pw, r)
+		pw.CloseWithError(err)
+	}()
+	context.AfterFunc(ctx, func() { pr.CloseWithError(context.Cause(ctx)) })
+	return pr
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/isobuild/isobuild/internal/output"
 	"github.com/isobuild/isobuild/internal/testiso"
 )
@@ -84,6 +86,33 @@ func TestSignalWhileReadingStdin(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("output directory holds %d entries", len(ents))
+	}
+}
+
+// TestSignalStalledReader: a stream into a pipe whose reader reads nothing
+// ends at the first signal, with 128 + the signal's number.
+func TestSignalStalledReader(t *testing.T) {
+	iso := filepath.Join(t.TempDir(), "base.iso")
+	buildTestISO(t, iso, 16<<20)
+	// A blocking pipe, as a shell makes for "isobuild ... | consumer".
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	r, w := os.NewFile(uintptr(fds[0]), "r"), os.NewFile(uintptr(fds[1]), "w")
+	defer r.Close()
+	cmd, stderr := isobuildProcess(t, nil, w, "iso", "kargs", "modify", "-a", "x", "-o", "-", iso)
+	w.Close()
+	// Wait until the pipe is full, so that the writer is blocked.
+	time.Sleep(500 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := waitExit(t, cmd); code != 128+int(syscall.SIGTERM) {
+		t.Fatalf("exit %d, want %d\n%s", code, 128+int(syscall.SIGTERM), stderr)
+	}
+	if !strings.Contains(stderr.String(), "terminated signal received") {
+		t.Errorf("stderr %q does not name the signal", stderr)
 	}
 }
 

@@ -15,10 +15,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sync"
-	"syscall"
+	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -77,13 +78,81 @@ func InPlace(ctx context.Context, f *os.File, img *overlay.Image) error {
 	return nil
 }
 
-// Stream writes img to w, refusing a terminal.
+// Stream writes img to w, refusing a terminal. When w is a pipe or another
+// non-regular file, a cancelled ctx also ends a write that waits for a
+// reader that does not read.
 func Stream(ctx context.Context, w io.Writer, img *overlay.Image) error {
 	if err := RefuseTerminal(w); err != nil {
 		return err
 	}
+	if f, ok := w.(*os.File); ok {
+		if pf, restore, err := pollable(f); err == nil {
+			defer restore()
+			stop := context.AfterFunc(ctx, func() { pf.SetWriteDeadline(time.Now()) })
+			defer stop()
+			w = pf
+		}
+	}
 	_, err := img.WriteToContext(ctx, w)
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("writing the image: %w", context.Cause(ctx))
+	}
 	return err
+}
+
+// pollable returns a non-blocking duplicate of the pipe, socket or device
+// f, which the Go runtime's poller can wait on, so that a write deadline
+// can end a blocked write; restore undoes it. A blocking descriptor (the
+// usual standard output) blocks in the kernel until the reader reads, and
+// nothing short of killing the process ends that. It fails for regular
+// files, whose writes never wait for a reader.
+func pollable(f *os.File) (*os.File, func(), error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, nil, err
+	}
+	var dup int
+	var wasNonblock bool
+	var ctlErr error
+	err = rc.Control(func(fd uintptr) {
+		var st unix.Stat_t
+		if ctlErr = unix.Fstat(int(fd), &st); ctlErr != nil {
+			return
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFREG {
+			ctlErr = errors.New("regular file")
+			return
+		}
+		var fl int
+		if fl, ctlErr = unix.FcntlInt(fd, unix.F_GETFL, 0); ctlErr != nil {
+			return
+		}
+		wasNonblock = fl&unix.O_NONBLOCK != 0
+		if dup, ctlErr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0); ctlErr != nil {
+			return
+		}
+		// O_NONBLOCK belongs to the open file description, which the
+		// duplicate shares with f; restore puts it back.
+		if !wasNonblock {
+			if ctlErr = unix.SetNonblock(dup, true); ctlErr != nil {
+				unix.Close(dup)
+			}
+		}
+	})
+	if err == nil {
+		err = ctlErr
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	pf := os.NewFile(uintptr(dup), f.Name())
+	restore := func() {
+		if !wasNonblock {
+			rc.Control(func(fd uintptr) { unix.SetNonblock(int(fd), false) })
+		}
+		pf.Close()
+	}
+	return pf, restore, nil
 }
 
 // NewFile writes img to a new file at path, as CreateNew does.
@@ -96,7 +165,18 @@ func NewFile(ctx context.Context, path string, img *overlay.Image) error {
 
 // RefuseTerminal returns ErrTerminal when w is a terminal.
 func RefuseTerminal(w io.Writer) error {
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	isTerm := false
+	// Control, unlike Fd, leaves the descriptor's blocking mode alone.
+	rc.Control(func(fd uintptr) { isTerm = term.IsTerminal(int(fd)) })
+	if isTerm {
 		return ErrTerminal
 	}
 	return nil
@@ -121,21 +201,52 @@ func CreateNew(path string, fill func(*os.File) error) error {
 	if err := CheckNew(path); err != nil {
 		return err
 	}
+	return viaTemp(path, fill, func(tmp string) error {
+		if err := renameNoReplace(tmp, path); err != nil {
+			if errors.Is(err, os.ErrExist) {
+				return &ExistsError{Path: path}
+			}
+			return fmt.Errorf("creating %s: %w", path, err)
+		}
+		return nil
+	})
+}
+
+// Replace writes img to path, replacing the file there if there is one, as
+// coreos-installer's "pxe ... wrap -o" does. Like CreateNew it goes through
+// a temporary file, so path holds either the old file or the whole new one.
+func Replace(ctx context.Context, path string, img *overlay.Image) error {
+	fill := func(f *os.File) error {
+		_, err := img.WriteToContext(ctx, f)
+		return err
+	}
+	return viaTemp(path, fill, func(tmp string) error {
+		if err := os.Rename(tmp, path); err != nil {
+			return fmt.Errorf("replacing %s: %w", path, err)
+		}
+		return nil
+	})
+}
+
+// viaTemp fills a temporary file beside path, syncs it and hands its name
+// to place, which moves it to path. The temporary file is removed on every
+// failure.
+func viaTemp(path string, fill func(*os.File) error, place func(tmp string) error) error {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, TempPrefix+"*")
+	tmp, err := createTemp(dir)
 	if err != nil {
-		return fmt.Errorf("creating temporary file in %s: %w", dir, err)
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("output directory %s does not exist", dir)
+		}
+		return fmt.Errorf("creating a temporary file in %s: %w", dir, err)
 	}
 	name := tmp.Name()
 	defer func() {
 		tmp.Close()
-		os.Remove(name) // gone already after the rename
+		os.Remove(name) // gone already once placed
 	}()
 	if err := fill(tmp); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644 &^ umask()); err != nil {
-		return fmt.Errorf("setting mode of %s: %w", name, err)
 	}
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("syncing %s: %w", name, err)
@@ -143,13 +254,22 @@ func CreateNew(path string, fill func(*os.File) error) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("closing %s: %w", name, err)
 	}
-	if err := renameNoReplace(name, path); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return &ExistsError{Path: path}
+	return place(name)
+}
+
+// createTemp creates a new file named TempPrefix plus a random suffix in
+// dir. Unlike os.CreateTemp it asks for mode 0644, so the output gets the
+// mode the umask gives a new file, as with cp, without changing the
+// process's umask to read it.
+func createTemp(dir string) (*os.File, error) {
+	for range 100 {
+		name := filepath.Join(dir, TempPrefix+strconv.FormatUint(rand.Uint64(), 36))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
 		}
-		return fmt.Errorf("creating %s: %w", path, err)
 	}
-	return nil
+	return nil, fmt.Errorf("no unused temporary file name in %s", dir)
 }
 
 // renameNoReplace moves oldpath to newpath unless newpath exists. It uses
@@ -167,13 +287,7 @@ func renameNoReplace(oldpath, newpath string) error {
 	if err := os.Link(oldpath, newpath); err != nil {
 		return err
 	}
-	return os.Remove(oldpath)
+	// The output is in place; the caller removes oldpath in any case.
+	os.Remove(oldpath)
+	return nil
 }
-
-var umaskOnce = sync.OnceValue(func() os.FileMode {
-	m := syscall.Umask(0)
-	syscall.Umask(m)
-	return os.FileMode(m)
-})
-
-func umask() os.FileMode { return umaskOnce() }

@@ -4,10 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/isobuild/isobuild/pkg/overlay"
 )
@@ -185,5 +191,123 @@ func TestRenameNoReplace(t *testing.T) {
 	}
 	if _, err := os.Stat(a); !os.IsNotExist(err) {
 		t.Fatal("source still there after the rename")
+	}
+}
+
+// TestStreamCancelStalledReader: a stream into a pipe whose reader does
+// not read ends when ctx is cancelled, and the pipe is left blocking, as
+// it was.
+func TestStreamCancelStalledReader(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	if err := os.WriteFile(src, make([]byte, 8<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// A blocking pipe, as a shell gives a command for "| consumer".
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	r := os.NewFile(uintptr(fds[0]), "pipe-r")
+	w := os.NewFile(uintptr(fds[1]), "pipe-w")
+	defer r.Close()
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- Stream(ctx, w, overlay.New(f, 8<<20)) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Stream = %v, want the context's error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stream did not return after its context ended")
+	}
+	fl, err := unix.FcntlInt(uintptr(fds[1]), unix.F_GETFL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fl&unix.O_NONBLOCK != 0 {
+		t.Error("the pipe was left non-blocking")
+	}
+	// The pipe still works for a reader that reads.
+	go io.Copy(io.Discard, r)
+	if err := Stream(context.Background(), w, overlay.New(f, 8<<20)); err != nil {
+		t.Fatalf("Stream to a reading pipe: %v", err)
+	}
+}
+
+// zeroCanceler is an image of zeros that cancels a context once more than
+// after bytes of it have been read: a signal arriving mid-copy.
+type zeroCanceler struct {
+	after  int64
+	read   atomic.Int64
+	cancel context.CancelFunc
+}
+
+func (z *zeroCanceler) ReadAt(p []byte, off int64) (int, error) {
+	clear(p)
+	if z.read.Add(int64(len(p))) > z.after {
+		z.cancel()
+	}
+	return len(p), nil
+}
+
+// TestCancelMidCopy: a new file whose copy is cancelled half-way is
+// removed; nothing is left in the directory.
+func TestCancelMidCopy(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	base := &zeroCanceler{after: 8 << 20, cancel: cancel}
+	const size = 300 << 20
+	err := NewFile(ctx, filepath.Join(dir, "out.iso"), overlay.New(base, size))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("NewFile = %v, want a cancellation", err)
+	}
+	if n := base.read.Load(); n >= size {
+		t.Errorf("the whole image was read (%d bytes) despite the cancellation", n)
+	}
+	if got := entries(t, dir); len(got) != 0 {
+		t.Fatalf("directory holds %v after a cancelled copy", got)
+	}
+}
+
+func TestReplace(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "blob")
+	for _, content := range []string{"first", "second, longer"} {
+		img := overlay.New(strings.NewReader(content), int64(len(content)))
+		if err := Replace(context.Background(), p, img); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(p); string(b) != content {
+			t.Fatalf("content %q, want %q", b, content)
+		}
+	}
+	mask := syscall.Umask(0)
+	syscall.Umask(mask)
+	if st, _ := os.Stat(p); st.Mode().Perm() != 0o644&^os.FileMode(mask) {
+		t.Errorf("mode %v with umask %03o, want 0644 less the umask, as for cp", st.Mode(), mask)
+	}
+	// A failed write keeps the old file.
+	short := overlay.New(strings.NewReader("x"), 10)
+	if err := Replace(context.Background(), p, short); err == nil {
+		t.Fatal("a short image was written")
+	}
+	if b, _ := os.ReadFile(p); string(b) != "second, longer" {
+		t.Fatalf("failed Replace changed the file to %q", b)
+	}
+	if got := entries(t, dir); len(got) != 1 {
+		t.Fatalf("directory holds %v", got)
+	}
+	if err := Replace(context.Background(), filepath.Join(dir, "no", "such", "dir", "x"), short); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("missing directory: %v", err)
 	}
 }

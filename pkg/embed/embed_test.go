@@ -200,7 +200,7 @@ func TestIncomplete(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := open(t, path)
-	if !errors.Is(err, iso.ErrIncomplete) || !strings.Contains(err.Error(), "ISO image is incomplete") {
+	if !errors.Is(err, iso.ErrIncomplete) || !strings.Contains(err.Error(), "shorter than its ISO 9660 volume size") {
 		t.Fatalf("got %v", err)
 	}
 }

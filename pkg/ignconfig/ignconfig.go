@@ -10,10 +10,9 @@
 // [Parse] accepts every spec version the library knows, from 3.0.0 up to the
 // newest one, including the experimental version the library parses. It
 // follows coreos-installer's rules for user-supplied configs: problems that
-// make Ignition reject a config are errors that start with
-// "parsing Ignition config <name>: " and name the JSON path and, when
-// known, the line and column of each problem; unknown keys are only
-// warnings of the form "unused key: $.a.b".
+// make Ignition reject a config are a [*ParseError] that names the JSON path
+// and, when known, the line and column of each problem; unknown keys are
+// only warnings of the form "unused key: $.a.b".
 //
 // A parsed config keeps its own spec version: [Config.Compact] re-serialises
 // it without converting it to a newer spec or wrapping it in another config.
@@ -80,12 +79,13 @@ type Config struct {
 // supports, validates it, and returns it. name is the file name used in
 // messages; "-" and "" stand for standard input and are shown as "<stdin>".
 //
-// Errors read "parsing Ignition config <name>: <problem>", for example
+// Errors are a [*ParseError] that reads "Ignition config <name>: <problem>",
+// for example
 //
-//	parsing Ignition config dest.ign: $.storage.files.0.path: path not absolute (line 1, column 60)
-//	parsing Ignition config x.ign: unsupported config version: 2.2.0
+//	Ignition config dest.ign: $.storage.files.0.path: path not absolute (line 1, column 60)
+//	Ignition config x.ign: unsupported config version: 2.2.0
 //
-// and wrap [ErrUnsupportedVersion] or [ErrInvalid]. Unknown keys are not
+// and wraps [ErrUnsupportedVersion] or [ErrInvalid]. Unknown keys are not
 // errors; they are returned in Config.Warnings.
 func Parse(name string, raw []byte) (*Config, error) {
 	if name == "" || name == "-" {
@@ -119,24 +119,24 @@ func Parse(name string, raw []byte) (*Config, error) {
 	if err != nil {
 		switch {
 		case errors.Is(err, ignerrors.ErrUnknownVersion), errors.Is(err, ignerrors.ErrInvalidVersion):
-			return nil, &parseError{name: name, err: ErrUnsupportedVersion, detail: versionProblem(raw)}
+			return nil, &ParseError{Name: name, Problem: versionProblem(raw), Err: ErrUnsupportedVersion}
 		case len(problems) > 0:
-			return nil, &parseError{name: name, err: ErrInvalid, detail: strings.Join(problems, "; ")}
+			return nil, &ParseError{Name: name, Problem: strings.Join(problems, "; "), Err: ErrInvalid}
 		case errors.Is(err, ignerrors.ErrEmpty):
-			return nil, &parseError{name: name, err: ErrInvalid, detail: "config is empty"}
+			return nil, &ParseError{Name: name, Problem: "config is empty", Err: ErrInvalid}
 		default:
-			return nil, &parseError{name: name, err: ErrInvalid, detail: err.Error()}
+			return nil, &ParseError{Name: name, Problem: err.Error(), Err: ErrInvalid}
 		}
 	}
 	if len(problems) > 0 {
 		// The library fails whenever its report is fatal; guard anyway.
-		return nil, &parseError{name: name, err: ErrInvalid, detail: strings.Join(problems, "; ")}
+		return nil, &ParseError{Name: name, Problem: strings.Join(problems, "; "), Err: ErrInvalid}
 	}
 
 	c := &Config{Raw: raw, Warnings: warnings}
 	var stub versionStub
 	if err := json.Unmarshal(raw, &stub); err != nil {
-		return nil, &parseError{name: name, err: ErrInvalid, detail: err.Error()}
+		return nil, &ParseError{Name: name, Problem: err.Error(), Err: ErrInvalid}
 	}
 	c.Version = stub.Ignition.Version
 	for _, parse := range versionParsers {
@@ -147,12 +147,12 @@ func Parse(name string, raw []byte) (*Config, error) {
 		if err != nil {
 			// config.Parse accepted raw, so its own version's
 			// parser must too.
-			return nil, &parseError{name: name, err: ErrInvalid, detail: err.Error()}
+			return nil, &ParseError{Name: name, Problem: err.Error(), Err: ErrInvalid}
 		}
 		c.typed = typed
 		return c, nil
 	}
-	return nil, &parseError{name: name, err: ErrUnsupportedVersion, detail: versionProblem(raw)}
+	return nil, &ParseError{Name: name, Problem: versionProblem(raw), Err: ErrUnsupportedVersion}
 }
 
 // versionStub matches the only field needed to name a config's version.
@@ -204,18 +204,24 @@ func lineColumn(raw []byte, off int64) (int64, int64) {
 	return line, col
 }
 
-// parseError is the error Parse returns.
-type parseError struct {
-	name   string
-	detail string
-	err    error // ErrUnsupportedVersion or ErrInvalid
+// ParseError is the error Parse returns for a config that Ignition would
+// refuse.
+type ParseError struct {
+	// Name names the config, as given to Parse.
+	Name string
+	// Problem describes what is wrong: every problem with its JSON path and
+	// position, or the unsupported version.
+	Problem string
+	// Err is ErrInvalid or ErrUnsupportedVersion (or, for a config that
+	// could not be read, what reading it gave).
+	Err error
 }
 
-func (e *parseError) Error() string {
-	return "parsing Ignition config " + e.name + ": " + e.detail
+func (e *ParseError) Error() string {
+	return "Ignition config " + e.Name + ": " + e.Problem
 }
 
-func (e *parseError) Unwrap() error { return e.err }
+func (e *ParseError) Unwrap() error { return e.Err }
 
 // Compact returns the config re-serialised as compact JSON in its own spec
 // version, with no wrapper and no trailing newline, as [Marshal] writes it.

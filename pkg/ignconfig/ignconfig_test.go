@@ -56,28 +56,28 @@ func TestParseErrors(t *testing.T) {
 			file:     "x.ign",
 			raw:      `{"ignition": {"version": "2.2.0"}}`,
 			sentinel: ErrUnsupportedVersion,
-			want:     "parsing Ignition config x.ign: unsupported config version: 2.2.0",
+			want:     "Ignition config x.ign: unsupported config version: 2.2.0",
 		},
 		{
 			name:     "future spec",
 			file:     "x.ign",
 			raw:      `{"ignition": {"version": "3.7.0"}}`,
 			sentinel: ErrUnsupportedVersion,
-			want:     "parsing Ignition config x.ign: unsupported config version: 3.7.0",
+			want:     "Ignition config x.ign: unsupported config version: 3.7.0",
 		},
 		{
 			name:     "version not semver",
 			file:     "x.ign",
 			raw:      `{"ignition": {"version": "three"}}`,
 			sentinel: ErrUnsupportedVersion,
-			want:     "parsing Ignition config x.ign: unsupported config version: three",
+			want:     "Ignition config x.ign: unsupported config version: three",
 		},
 		{
 			name:     "no version",
 			file:     "x.ign",
 			raw:      `{"storage": {}}`,
 			sentinel: ErrUnsupportedVersion,
-			want:     "parsing Ignition config x.ign: unsupported config version: ignition.version is missing",
+			want:     "Ignition config x.ign: unsupported config version: ignition.version is missing",
 		},
 		{
 			// The config of coreos-installer's iso-ignition.sh test:
@@ -86,21 +86,21 @@ func TestParseErrors(t *testing.T) {
 			file:     "x.ign",
 			raw:      `{"ignition": {"version": "3.0.0"}` + "\n",
 			sentinel: ErrInvalid,
-			want:     "parsing Ignition config x.ign: unexpected end of JSON input (line 2, column 1)",
+			want:     "Ignition config x.ign: unexpected end of JSON input (line 2, column 1)",
 		},
 		{
 			name:     "empty",
 			file:     "-",
 			raw:      "",
 			sentinel: ErrInvalid,
-			want:     "parsing Ignition config <stdin>: config is empty",
+			want:     "Ignition config <stdin>: config is empty",
 		},
 		{
 			name:     "relative path",
 			file:     "dest.ign",
 			raw:      `{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"etc/x"}]}}`,
 			sentinel: ErrInvalid,
-			want:     "parsing Ignition config dest.ign: $.storage.files.0.path: path not absolute (line 1, column 61)",
+			want:     "Ignition config dest.ign: $.storage.files.0.path: path not absolute (line 1, column 61)",
 		},
 		{
 			name: "two problems on several lines",
@@ -108,7 +108,7 @@ func TestParseErrors(t *testing.T) {
 			raw: "{\n  \"ignition\": {\"version\": \"3.4.0\"},\n  \"storage\": {\"files\": [\n" +
 				"    {\"path\": \"/a\"},\n    {\"path\": \"/a\"},\n    {\"path\": \"b\"}\n  ]}\n}\n",
 			sentinel: ErrInvalid,
-			want: "parsing Ignition config dest.ign: $.storage.files.2.path: path not absolute (line 6, column 14); " +
+			want: "Ignition config dest.ign: $.storage.files.2.path: path not absolute (line 6, column 14); " +
 				"$.storage.files.1: duplicate entry defined (line 5, column 6)",
 		},
 	}

@@ -15,7 +15,10 @@
 //     Ignition embed area, and Decode/DecodeArea reading such an area or a
 //     whole PXE initramfs back;
 //   - Writer and Reader, a low-level newc writer and reader shaped like
-//     archive/tar;
+//     archive/tar, which Files is built on. They are public for callers
+//     that need more than regular files of mode 0600 (directories,
+//     symlinks, other modes and owners), such as a tool that builds a whole
+//     initramfs;
 //   - Compression and NewCompressor for deterministic gzip, xz and zstd
 //     layers.
 //

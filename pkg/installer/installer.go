@@ -79,6 +79,52 @@ var (
 	ErrConsoleFeature   = errors.New("the OS image does not support customizing the destination console")
 )
 
+// FileNameError reports an input without a file name where the live
+// system needs one (keyfiles, hooks, installer configs).
+type FileNameError struct {
+	Input string
+}
+
+func (e *FileNameError) Error() string {
+	return fmt.Sprintf("input %q has no file name", e.Input)
+}
+
+// DuplicateNameError reports two keyfiles with the same file name.
+type DuplicateNameError struct {
+	Name string
+}
+
+func (e *DuplicateNameError) Error() string {
+	return fmt.Sprintf("two keyfiles are named %q", e.Name)
+}
+
+// ConflictError reports two inputs that would put the same thing into the
+// live system.
+type ConflictError struct {
+	// Kind is "path" (a file of the live config), "unit" (a systemd unit)
+	// or "keyfile" (a network member, named by its file name, or by its
+	// member path for keyfiles generated from Nmstate files).
+	Kind string
+	Name string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("two inputs give the live system the same %s %s", e.Kind, e.Name)
+}
+
+// InstallerConfigError reports an installer config that is not a YAML
+// document of the installer's keys.
+type InstallerConfigError struct {
+	Input string
+	Err   error
+}
+
+func (e *InstallerConfigError) Error() string {
+	return fmt.Sprintf("installer config %s: %v", e.Input, e.Err)
+}
+
+func (e *InstallerConfigError) Unwrap() error { return e.Err }
+
 // Features are the OS feature flags of coreos/features.json (in a live ISO)
 // or etc/coreos/features.json (in a live initramfs). A missing file or key
 // means false.
@@ -123,7 +169,7 @@ type Input struct {
 func (in Input) fileName() (string, error) {
 	name := filepath.Base(in.Name)
 	if in.Name == "" || strings.HasSuffix(in.Name, "/") || name == "." || name == "/" || name == ".." {
-		return "", fmt.Errorf("missing filename in %s", in.Name)
+		return "", &FileNameError{Input: in.Name}
 	}
 	return name, nil
 }
@@ -158,10 +204,10 @@ func NetworkFiles(keyfiles []Input) (initrd.Files, error) {
 			return nil, err
 		}
 		if _, dup := files[NetworkDir+name]; dup {
-			return nil, fmt.Errorf("multiple input files named '%s'", name)
+			return nil, &DuplicateNameError{Name: name}
 		}
 		if k.Err != nil {
-			return nil, fmt.Errorf("reading keyfile: %w", k.Err)
+			return nil, fmt.Errorf("keyfile: %w", k.Err)
 		}
 		files[NetworkDir+name] = k.Data
 	}
@@ -475,7 +521,7 @@ func (b *builder) network() (bool, error) {
 	add := func(name string, data []byte, label string) error {
 		p := NetworkDir + name
 		if _, dup := b.members[p]; dup {
-			return fmt.Errorf("config already specifies keyfile %s", label)
+			return &ConflictError{Kind: "keyfile", Name: label}
 		}
 		b.members[p] = data
 		return nil
@@ -557,11 +603,11 @@ func (b *builder) installerConfigs() (serial int, setsDevice bool, err error) {
 			return 0, false, err
 		}
 		if in.Err != nil {
-			return 0, false, fmt.Errorf("parsing installer config %s: %w", in.Name, in.Err)
+			return 0, false, &InstallerConfigError{Input: in.Name, Err: in.Err}
 		}
 		cfg, err := checkInstallerConfig(in.Data)
 		if err != nil {
-			return 0, false, fmt.Errorf("parsing installer config %s: %w", in.Name, err)
+			return 0, false, &InstallerConfigError{Input: in.Name, Err: err}
 		}
 		if cfg.DestDevice != "" {
 			setsDevice = true
@@ -634,7 +680,7 @@ func (b *builder) generator() string {
 // warnings.
 func (b *builder) parseIgnition(in Input) (*ignconfig.Config, error) {
 	if in.Err != nil {
-		return nil, fmt.Errorf("parsing Ignition config %s: %w", in.Name, in.Err)
+		return nil, &ignconfig.ParseError{Name: in.Name, Problem: in.Err.Error(), Err: in.Err}
 	}
 	cfg, err := ignconfig.Parse(in.Name, in.Data)
 	if err != nil {
@@ -673,7 +719,7 @@ func (b *builder) mergeParsed(name string, cfg *ignconfig.Config) error {
 func (b *builder) addFile(path string, mode int, data []byte) error {
 	for _, f := range b.live.Storage.Files {
 		if f.Path == path {
-			return fmt.Errorf("config already specifies path %s", path)
+			return &ConflictError{Kind: "path", Name: path}
 		}
 	}
 	res, err := resource(data)
@@ -693,7 +739,7 @@ func (b *builder) addFile(path string, mode int, data []byte) error {
 func (b *builder) addUnit(name, contents string) error {
 	for _, u := range b.live.Systemd.Units {
 		if u.Name == name {
-			return fmt.Errorf("config already specifies unit %s", name)
+			return &ConflictError{Kind: "unit", Name: name}
 		}
 	}
 	b.live.Systemd.Units = append(b.live.Systemd.Units, types.Unit{Name: name, Contents: util.StrToPtr(contents), Enabled: util.BoolToPtr(true)})
@@ -769,7 +815,9 @@ func checkInstallerConfig(data []byte) (*userInstallerConfig, error) {
 	dec.KnownFields(true)
 	var cfg userInstallerConfig
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
+		// The decoder names the Go type it decodes into, which means
+		// nothing to the user.
+		return nil, errors.New(strings.ReplaceAll(err.Error(), " in type installer.userInstallerConfig", ""))
 	}
 	return &cfg, nil
 }

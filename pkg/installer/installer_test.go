@@ -238,12 +238,14 @@ func TestErrorPrecedence(t *testing.T) {
 	}
 	// A bad destination config comes before a missing feature further on.
 	bad := Input{Name: "bad.ign", Data: []byte("{")}
-	if _, err := Build(Options{DestIgnition: []Input{bad}, NetworkKeyfile: []Input{unreadable}}, Features{}); err == nil || !strings.Contains(err.Error(), "parsing Ignition config bad.ign") {
+	var parseErr *ignconfig.ParseError
+	if _, err := Build(Options{DestIgnition: []Input{bad}, NetworkKeyfile: []Input{unreadable}}, Features{}); !errors.As(err, &parseErr) || parseErr.Name != "bad.ign" {
 		t.Errorf("bad destination config: %v", err)
 	}
 	dup := Nmstate{Name: "net.yaml", Keyfiles: []Keyfile{{Name: "installer-test.nmconnection"}}}
-	if _, err := Build(Options{NetworkKeyfile: []Input{input(t, "installer-test.nmconnection")}, NetworkNmstate: []Nmstate{dup}}, all); err == nil ||
-		err.Error() != "config already specifies keyfile "+NetworkDir+"installer-test.nmconnection" {
+	var conflict *ConflictError
+	if _, err := Build(Options{NetworkKeyfile: []Input{input(t, "installer-test.nmconnection")}, NetworkNmstate: []Nmstate{dup}}, all); !errors.As(err, &conflict) ||
+		*conflict != (ConflictError{Kind: "keyfile", Name: NetworkDir + "installer-test.nmconnection"}) {
 		t.Errorf("duplicate keyfile: %v", err)
 	}
 	escape := Nmstate{Name: "net.yaml", Keyfiles: []Keyfile{{Name: "../x"}}}
@@ -276,14 +278,16 @@ func TestNetworkFiles(t *testing.T) {
 	if err != nil || len(files) != 2 || string(files[NetworkDir+"b.nmconnection"]) != "b" {
 		t.Fatalf("NetworkFiles = %v, %v", files.Names(), err)
 	}
-	if _, err := NetworkFiles([]Input{{Name: "x/a"}, {Name: "y/a"}}); err == nil || err.Error() != "multiple input files named 'a'" {
+	var dup *DuplicateNameError
+	if _, err := NetworkFiles([]Input{{Name: "x/a"}, {Name: "y/a"}}); !errors.As(err, &dup) || dup.Name != "a" {
 		t.Errorf("duplicate names: %v", err)
 	}
-	if _, err := NetworkFiles([]Input{{Name: "dir/"}}); err == nil || !strings.Contains(err.Error(), "missing filename") {
+	var noName *FileNameError
+	if _, err := NetworkFiles([]Input{{Name: "dir/"}}); !errors.As(err, &noName) || noName.Input != "dir/" {
 		t.Errorf("no file name: %v", err)
 	}
 	// The name check comes before the read error.
-	if _, err := NetworkFiles([]Input{{Name: "x/a"}, {Name: "y/a", Err: fs.ErrNotExist}}); err == nil || !strings.Contains(err.Error(), "multiple input files") {
+	if _, err := NetworkFiles([]Input{{Name: "x/a"}, {Name: "y/a", Err: fs.ErrNotExist}}); !errors.As(err, &dup) {
 		t.Errorf("duplicate unreadable name: %v", err)
 	}
 	if !IsNetworkMember(NetworkDir+"a") || IsNetworkMember("etc/coreos-firstboot-networkx") || IsNetworkMember(ConfigMember) {

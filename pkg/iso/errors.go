@@ -20,15 +20,14 @@ func (notFoundError) Is(target error) bool { return target == fs.ErrNotExist }
 
 // ErrIncomplete reports an image shorter than the volume space size recorded
 // in its primary volume descriptor (typically a truncated download).
-var ErrIncomplete = errors.New("ISO image is incomplete")
+var ErrIncomplete = errors.New("image is shorter than its ISO 9660 volume size")
 
-// Causes wrapped in FormatError. Their texts match the reference
-// implementation's messages (coreos-installer), which users may grep for.
+// Causes wrapped in FormatError.
 var (
 	errUnknownID         = errors.New("unknown descriptor ID")
 	errUnknownVersion    = errors.New("unknown descriptor version")
 	errNoPrimary         = errors.New("no primary volume descriptor found in ISO")
-	errIncompleteRecord  = errors.New("incomplete directory record; corrupt ISO?")
+	errIncompleteRecord  = errors.New("incomplete directory record")
 	errInvalidStringName = errors.New("invalid string name")
 )
 

@@ -9,9 +9,9 @@
 // Names are the primary-tree ISO 9660 names (upper case, 8.3 style, e.g.
 // "COREOS/KARGS.JSO"); Joliet and Rock Ridge are ignored, as in
 // coreos-installer, so callers upper-case the Rock Ridge spellings found in
-// CoreOS metadata before a lookup. The algorithm and error texts follow the
-// coreos-installer reader (see docs/coreos-live-iso-spec.md §1.1). Nothing
-// is read beyond the descriptors until a path is looked up, and every read is
+// CoreOS metadata before a lookup. The algorithm follows the coreos-installer
+// reader (the project's CoreOS live ISO specification, §1.1). Nothing is read
+// beyond the descriptors until a path is looked up, and every read is
 // bounds-checked against the image size, so a corrupt image yields a
 // *FormatError rather than a panic or a huge allocation.
 //

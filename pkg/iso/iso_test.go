@@ -532,12 +532,12 @@ func TestIncomplete(t *testing.T) {
 			}
 			defer f.Close()
 			_, err = iso.Open(f, st.Size()/2)
-			if !errors.Is(err, iso.ErrIncomplete) || !strings.Contains(err.Error(), "ISO image is incomplete") {
+			if !errors.Is(err, iso.ErrIncomplete) || !strings.Contains(err.Error(), "shorter than its ISO 9660 volume size") {
 				t.Errorf("Open(half of %s) = %v, want ErrIncomplete", name, err)
 			}
 		})
 	}
-	if got := iso.ErrIncomplete.Error(); got != "ISO image is incomplete" {
+	if got := iso.ErrIncomplete.Error(); got != "image is shorter than its ISO 9660 volume size" {
 		t.Errorf("ErrIncomplete text = %q", got)
 	}
 }
@@ -645,7 +645,7 @@ func TestCorruptDirectory(t *testing.T) {
 		want   string
 		offset int64
 	}{
-		{"record overruns extent", overrun, "", "incomplete directory record; corrupt ISO?", end},
+		{"record overruns extent", overrun, "", "incomplete directory record", end},
 		{"invalid name char", map[int64]byte{dirRec + 33: 0x80}, "CONTENT/FILE.TXT", "invalid string name", dirRec},
 		{"short record", map[int64]byte{dirRec: 20}, "CONTENT/FILE.TXT", "shorter than 34", dirRec},
 		{"name overruns record", map[int64]byte{dirRec + 32: 200}, "CONTENT/FILE.TXT", "overruns directory record", dirRec},

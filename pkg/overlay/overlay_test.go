@@ -410,7 +410,7 @@ func TestReadAtNegativeOffset(t *testing.T) {
 	}
 }
 
-func TestConcurrentReadAt(t *testing.T) {
+func TestConcurrentReads(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	dir := t.TempDir()
 	base := randBytes(rng, 1<<20+123)
@@ -434,7 +434,35 @@ func TestConcurrentReadAt(t *testing.T) {
 	ref = append(append(ref, ext...), ext[:333]...)
 
 	var wg sync.WaitGroup
-	errs := make(chan error, 8)
+	errs := make(chan error, 12)
+	// While 8 goroutines read ranges, 4 more write the whole overlay: two
+	// to buffers (the generic path) and two to files (copy_file_range).
+	outs := []*os.File{nil, tempFile(t, dir, nil), nil, tempFile(t, dir, nil)}
+	for g, out := range outs {
+		wg.Go(func() {
+			var w io.Writer = &bytes.Buffer{}
+			if out != nil {
+				w = out
+			}
+			if _, err := im.WriteTo(w); err != nil {
+				errs <- fmt.Errorf("concurrent WriteTo: %w", err)
+				return
+			}
+			var got []byte
+			if out != nil {
+				var err error
+				if got, err = os.ReadFile(out.Name()); err != nil {
+					errs <- err
+					return
+				}
+			} else {
+				got = w.(*bytes.Buffer).Bytes()
+			}
+			if !bytes.Equal(got, ref) {
+				errs <- fmt.Errorf("concurrent WriteTo %d: output differs", g)
+			}
+		})
+	}
 	for g := range 8 {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(g), 99))

@@ -46,9 +46,9 @@ const KernelArgs = "ignition.firstboot ignition.platform.id=metal"
 
 // Errors of PXE customization.
 var (
-	ErrNotLive    = errors.New("not a CoreOS live initramfs image")
-	ErrCustomized = errors.New("input is already customized")
-	ErrNoConfig   = errors.New("couldn't find Ignition config in archive")
+	ErrNotLive    = errors.New("input is not a CoreOS live initramfs")
+	ErrCustomized = errors.New("initramfs is already customized")
+	ErrNoConfig   = errors.New("initramfs has no live Ignition config")
 )
 
 // Result is a customization of a live initramfs.
