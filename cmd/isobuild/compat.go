@@ -105,6 +105,8 @@ var errorRules = []errorRule{
 	{match: is(pxe.ErrNotLive), compat: text("not a CoreOS live initramfs image"),
 		hint: "pxe customize takes a CoreOS live initramfs (the release's live-initramfs image, or the initrd that 'isobuild iso extract pxe' writes)"},
 	{match: is(pxe.ErrCustomized), compat: text("input is already customized")},
+	{match: as[*pxe.DecodeError],
+		hint: "the pxe commands take a CoreOS live initramfs (the release's live-initramfs image, or the initrd that 'isobuild iso extract pxe' writes) or an archive that 'pxe ... wrap' made"},
 	{match: is(pxe.ErrNoConfig), compat: text("couldn't find Ignition config in archive")},
 	{match: is(output.ErrTerminal), compat: text("Refusing to write binary data to terminal")},
 	{match: as[*output.ExistsError], compat: func(err error) string {

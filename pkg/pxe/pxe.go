@@ -51,6 +51,17 @@ var (
 	ErrNoConfig   = errors.New("initramfs has no live Ignition config")
 )
 
+// DecodeError reports an input that is not an initramfs that package
+// initrd can read: concatenated cpio archives, each uncompressed or
+// compressed with gzip, xz or zstd.
+type DecodeError struct {
+	Err error
+}
+
+func (e *DecodeError) Error() string { return "reading initramfs: " + e.Err.Error() }
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
 // Result is a customization of a live initramfs.
 type Result struct {
 	// Archive is the xz-compressed cpio archive to append to the input.
@@ -74,7 +85,7 @@ func Customize(ctx context.Context, r io.Reader, o installer.Options) (*Result, 
 		return name == LiveStampMember || name == FeaturesMember || name == installer.ConfigMember || installer.IsNetworkMember(name)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reading initramfs: %w", err)
+		return nil, &DecodeError{Err: err}
 	}
 	if _, ok := files[LiveStampMember]; !ok {
 		return nil, ErrNotLive
@@ -128,7 +139,7 @@ func WrapIgnition(config []byte) ([]byte, error) {
 func UnwrapIgnition(r io.Reader) ([]byte, error) {
 	files, err := initrd.Decode(r, func(name string) bool { return name == installer.ConfigMember })
 	if err != nil {
-		return nil, fmt.Errorf("reading initramfs: %w", err)
+		return nil, &DecodeError{Err: err}
 	}
 	c, ok := files[installer.ConfigMember]
 	if !ok {
@@ -152,7 +163,7 @@ func WrapNetwork(keyfiles []installer.Input) ([]byte, error) {
 func UnwrapNetwork(r io.Reader) (initrd.Files, error) {
 	files, err := initrd.Decode(r, installer.IsNetworkMember)
 	if err != nil {
-		return nil, fmt.Errorf("reading initramfs: %w", err)
+		return nil, &DecodeError{Err: err}
 	}
 	return files, nil
 }
