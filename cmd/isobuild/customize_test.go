@@ -2,10 +2,7 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
-	"encoding/base64"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -56,23 +53,7 @@ type resourceJSON struct {
 // data decodes an inline gzip data URL.
 func (r resourceJSON) data(t *testing.T) []byte {
 	t.Helper()
-	b64, ok := strings.CutPrefix(r.Source, "data:;base64,")
-	if !ok || r.Compression != "gzip" {
-		t.Fatalf("resource %+v is not an inline gzip data URL", r)
-	}
-	raw, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return fixture.InlineResource(t, r.Compression, r.Source)
 }
 
 func parseLive(t *testing.T, raw []byte) liveConfig {

@@ -2,13 +2,10 @@ package installer
 
 import (
 	"bytes"
-	"compress/gzip"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"go/parser"
 	"go/token"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -66,24 +63,13 @@ type live struct {
 }
 
 type resourceJSON struct {
-	Source string `json:"source"`
+	Compression string `json:"compression"`
+	Source      string `json:"source"`
 }
 
 func (r resourceJSON) data(t *testing.T) []byte {
 	t.Helper()
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(r.Source, "data:;base64,"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return fixture.InlineResource(t, r.Compression, r.Source)
 }
 
 func parseLive(t *testing.T, r *Result) live {
