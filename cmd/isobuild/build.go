@@ -106,30 +106,18 @@ func runBuild(ctx context.Context, s *streams, o buildOptions, isoPath string) e
 	if o.butane == "" && len(o.destButane) == 0 && (o.filesDir != "" || o.strict) {
 		return usageError{errors.New("--files-dir and --strict only apply to --butane and --dest-butane")}
 	}
-	config, err := loadConfig(ctx, s, o)
-	if err != nil {
-		return err
-	}
-	install, err := o.install.options(ctx, s, "isobuild build")
-	if err != nil {
-		return err
-	}
-	install.LiveConfig = config
-	for _, p := range o.destButane {
-		src, err := s.readInput(ctx, "--dest-butane", p)
-		if err != nil {
-			return err
-		}
-		ign, err := translate(s, p, src, o)
-		if err != nil {
-			return err
-		}
-		install.DestIgnition = append(install.DestIgnition, installer.Input{Name: displayName(p), Data: ign})
-	}
-	custom := embed.Customization{Install: install, Kargs: o.kargs, Force: o.force, ResetKargs: true}
+	// The inputs are read and translated while the base image is being
+	// copied (see modify).
+	var config *installer.Input
+	var install installer.Options
 	var result embed.Changes
 	var warnings []installer.Warning
-	err = modify(ctx, s, isoPath, o.out, func(im *embed.Image) (embed.Changes, error) {
+	err := modify(ctx, s, isoPath, o.out, func(im *embed.Image) (embed.Changes, error) {
+		var err error
+		if config, install, err = buildInputs(ctx, s, o); err != nil {
+			return embed.Changes{}, err
+		}
+		custom := embed.Customization{Install: install, Kargs: o.kargs, Force: o.force, ResetKargs: true}
 		c, w, err := im.Customize(custom)
 		printWarnings(s.err, false, w)
 		result, warnings = c, w
@@ -167,6 +155,32 @@ func runBuild(ctx context.Context, s *streams, o buildOptions, isoPath string) e
 		fmt.Fprintf(info, "  kernel arguments:     %s\n", *result.Kargs)
 	}
 	return nil
+}
+
+// buildInputs reads and translates the live config and the destination
+// Butane configs and reads the installer options' files.
+func buildInputs(ctx context.Context, s *streams, o buildOptions) (*installer.Input, installer.Options, error) {
+	config, err := loadConfig(ctx, s, o)
+	if err != nil {
+		return nil, installer.Options{}, err
+	}
+	install, err := o.install.options(ctx, s, "isobuild build")
+	if err != nil {
+		return nil, installer.Options{}, err
+	}
+	install.LiveConfig = config
+	for _, p := range o.destButane {
+		src, err := s.readInput(ctx, "--dest-butane", p)
+		if err != nil {
+			return nil, installer.Options{}, err
+		}
+		ign, err := translate(s, p, src, o)
+		if err != nil {
+			return nil, installer.Options{}, err
+		}
+		install.DestIgnition = append(install.DestIgnition, installer.Input{Name: displayName(p), Data: ign})
+	}
+	return config, install, nil
 }
 
 // loadConfig reads the live config and translates it from Butane, printing

@@ -27,8 +27,9 @@ func newISOCmd(s *streams) *cobra.Command {
 Every command that changes an image takes -o/--output: without it the ISO
 is changed in place; with -o PATH a new file is written (PATH must not
 exist); with -o - the result streams to stdout. All three give the same
-bytes, and every check runs before the first byte is written, so a failed
-command leaves the input and the output directory untouched.`,
+bytes, and every check runs before the image is changed or a byte is
+streamed; a new file appears only once it is complete, so a failed command
+leaves the input and the output directory untouched.`,
 	}
 	c.AddCommand(newISOCustomizeCmd(s), newISOIgnitionCmd(s), newISOKargsCmd(s), newISONetworkCmd(s), newISOResetCmd(s), newISOExtractCmd(s))
 	return c
@@ -330,7 +331,8 @@ func openImageFile(f *os.File) (*embed.Image, error) {
 // modify opens the image at path (read-write only when dest is "", which
 // means in place), lets plan compute the new area contents, turns them into
 // an overlay after checking every capacity, and writes that to dest. Every
-// check happens before the first byte is written.
+// check happens before the image is changed in place or an output appears.
+// For a new file, the image is copied while plan runs (see output.Begin).
 func modify(ctx context.Context, s *streams, path, dest string, plan func(*embed.Image) (embed.Changes, error)) error {
 	flag := os.O_RDONLY
 	if dest == "" {
@@ -345,6 +347,13 @@ func modify(ctx context.Context, s *streams, path, dest string, plan func(*embed
 	if err != nil {
 		return err
 	}
+	var pending *output.Pending
+	if dest != "" && dest != output.Stdout {
+		if pending, err = output.Begin(ctx, dest, f, im.ISO.Size()); err != nil {
+			return err
+		}
+		defer pending.Abort()
+	}
 	c, err := plan(im)
 	if err != nil {
 		return err
@@ -352,6 +361,9 @@ func modify(ctx context.Context, s *streams, path, dest string, plan func(*embed
 	ov, err := im.Overlay(c)
 	if err != nil {
 		return err
+	}
+	if pending != nil {
+		return pending.Finish(ctx, ov)
 	}
 	return output.Write(ctx, dest, f, s.out, ov)
 }

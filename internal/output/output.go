@@ -201,15 +201,7 @@ func CreateNew(path string, fill func(*os.File) error) error {
 	if err := CheckNew(path); err != nil {
 		return err
 	}
-	return viaTemp(path, fill, func(tmp string) error {
-		if err := renameNoReplace(tmp, path); err != nil {
-			if errors.Is(err, os.ErrExist) {
-				return &ExistsError{Path: path}
-			}
-			return fmt.Errorf("creating %s: %w", path, err)
-		}
-		return nil
-	})
+	return viaTemp(path, fill, placeNew(path))
 }
 
 // Replace writes img to path, replacing the file there if there is one, as
@@ -228,33 +220,140 @@ func Replace(ctx context.Context, path string, img *overlay.Image) error {
 	})
 }
 
-// viaTemp fills a temporary file beside path, syncs it and hands its name
-// to place, which moves it to path. The temporary file is removed on every
-// failure.
-func viaTemp(path string, fill func(*os.File) error, place func(tmp string) error) error {
-	dir := filepath.Dir(path)
-	tmp, err := createTemp(dir)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("output directory %s does not exist", dir)
-		}
-		return fmt.Errorf("creating a temporary file in %s: %w", dir, err)
+// Pending is a new output file that is filled with its base image while
+// the caller is still planning the edit. Begin starts copying the base into
+// a temporary file beside the output; Finish writes the edit's patches and
+// appended extents over the copy and links the file into place, as NewFile
+// would; Abort removes it. The result is the same as NewFile's, but the
+// planning (Butane translation, validation, xz compression) happens while
+// the kernel copies, so that writing a customized image takes as long as
+// copying it.
+type Pending struct {
+	path   string
+	tmp    *os.File
+	base   int64 // size of the base that is being copied
+	cancel context.CancelFunc
+	copied chan error // receives the copy's result once
+	waited bool
+	err    error // the copy's result, once waited
+	done   bool  // the file is in place
+}
+
+// wait waits for the copy to end and returns its error.
+func (p *Pending) wait() error {
+	if !p.waited {
+		p.err, p.waited = <-p.copied, true
 	}
-	name := tmp.Name()
+	return p.err
+}
+
+// Begin starts copying the first size bytes of base into a temporary file
+// beside path. Whether path exists is checked by Finish, so that the
+// planning errors come first, as they do with NewFile. The caller must call
+// Finish or Abort (Abort after Finish does nothing, so it can be deferred).
+func Begin(ctx context.Context, path string, base io.ReaderAt, size int64) (*Pending, error) {
+	tmp, err := openTemp(path)
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	p := &Pending{path: path, tmp: tmp, base: size, cancel: cancel, copied: make(chan error, 1)}
+	go func() {
+		_, err := overlay.New(base, size).WriteToContext(cctx, tmp)
+		p.copied <- err
+	}()
+	return p, nil
+}
+
+// Finish waits for the copy, writes the patches and appended extents of img
+// into it, syncs it and links it into place without replacing anything. img
+// must be an overlay of the base given to Begin, of at least its size.
+func (p *Pending) Finish(ctx context.Context, img *overlay.Image) error {
+	defer p.Abort()
+	if err := CheckNew(p.path); err != nil {
+		return err
+	}
+	if err := p.wait(); err != nil {
+		return fmt.Errorf("writing %s: %w", p.path, err)
+	}
+	if img.Size() < p.base {
+		return fmt.Errorf("writing %s: the edit (%d bytes) is smaller than its base (%d bytes)", p.path, img.Size(), p.base)
+	}
+	if err := img.ApplyTo(ctx, p.tmp); err != nil {
+		return fmt.Errorf("writing %s: %w", p.path, err)
+	}
+	if err := finishTemp(p.tmp, placeNew(p.path)); err != nil {
+		return err
+	}
+	p.done = true
+	return nil
+}
+
+// Abort stops the copy and removes the temporary file, unless Finish has
+// put it in place.
+func (p *Pending) Abort() {
+	p.cancel()
+	p.wait()
+	p.tmp.Close()
+	if !p.done {
+		os.Remove(p.tmp.Name())
+	}
+}
+
+// placeNew returns the function that links a finished temporary file to
+// path, never over an existing file.
+func placeNew(path string) func(tmp string) error {
+	return func(tmp string) error {
+		if err := renameNoReplace(tmp, path); err != nil {
+			if errors.Is(err, os.ErrExist) {
+				return &ExistsError{Path: path}
+			}
+			return fmt.Errorf("creating %s: %w", path, err)
+		}
+		return nil
+	}
+}
+
+// viaTemp fills a temporary file beside path and finishes it with place.
+// The temporary file is removed on every failure.
+func viaTemp(path string, fill func(*os.File) error, place func(tmp string) error) error {
+	tmp, err := openTemp(path)
+	if err != nil {
+		return err
+	}
 	defer func() {
 		tmp.Close()
-		os.Remove(name) // gone already once placed
+		os.Remove(tmp.Name()) // gone already once placed
 	}()
 	if err := fill(tmp); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
+	return finishTemp(tmp, place)
+}
+
+// openTemp creates a temporary file in the directory of path.
+func openTemp(path string) (*os.File, error) {
+	dir := filepath.Dir(path)
+	tmp, err := createTemp(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("output directory %s does not exist", dir)
+		}
+		return nil, fmt.Errorf("creating a temporary file in %s: %w", dir, err)
+	}
+	return tmp, nil
+}
+
+// finishTemp syncs and closes a filled temporary file and hands its name to
+// place, which moves it to where it belongs.
+func finishTemp(tmp *os.File, place func(tmp string) error) error {
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", name, err)
+		return fmt.Errorf("syncing %s: %w", tmp.Name(), err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", name, err)
+		return fmt.Errorf("closing %s: %w", tmp.Name(), err)
 	}
-	return place(name)
+	return place(tmp.Name())
 }
 
 // createTemp creates a new file named TempPrefix plus a random suffix in

@@ -311,3 +311,71 @@ func TestReplace(t *testing.T) {
 		t.Errorf("missing directory: %v", err)
 	}
 }
+
+// TestPending: an output begun before the edit is planned ends up as
+// NewFile writes it; an aborted or failed one leaves nothing behind.
+func TestPending(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
+	in := filepath.Join(dir, "in.img")
+	if err := os.WriteFile(in, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	edit := overlay.New(f, int64(len(src)))
+	if err := edit.Patch(325632+7, []byte("patched")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := edit.Append(strings.NewReader("tail"), 4); err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(dir, "want.img")
+	if err := NewFile(ctx, want, edit); err != nil {
+		t.Fatal(err)
+	}
+
+	out := filepath.Join(dir, "out.img")
+	p, err := Begin(ctx, out, f, int64(len(src)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Finish(ctx, edit); err != nil {
+		t.Fatal(err)
+	}
+	p.Abort() // after Finish: nothing happens
+	a, _ := os.ReadFile(out)
+	b, _ := os.ReadFile(want)
+	if !bytes.Equal(a, b) {
+		t.Fatal("Begin and Finish wrote other bytes than NewFile")
+	}
+	p, err = Begin(ctx, out, f, int64(len(src)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Finish(ctx, edit); !errors.As(err, new(*ExistsError)) {
+		t.Fatalf("Finish over an existing file: %v", err)
+	}
+
+	// Aborted while planning.
+	p, err = Begin(ctx, filepath.Join(dir, "aborted.img"), f, int64(len(src)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Abort()
+	// A base shorter than announced fails in Finish.
+	p, err = Begin(ctx, filepath.Join(dir, "short.img"), f, int64(len(src))+100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Finish(ctx, edit); err == nil {
+		t.Fatal("Finish succeeded on a short base")
+	}
+	if got := entries(t, dir); len(got) != 3 {
+		t.Fatalf("directory holds %v, want in.img, out.img and want.img", got)
+	}
+}
