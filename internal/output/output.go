@@ -21,7 +21,6 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/isobuild/isobuild/pkg/overlay"
@@ -98,61 +97,6 @@ func Stream(ctx context.Context, w io.Writer, img *overlay.Image) error {
 		return fmt.Errorf("writing the image: %w", context.Cause(ctx))
 	}
 	return err
-}
-
-// pollable returns a non-blocking duplicate of the pipe, socket or device
-// f, which the Go runtime's poller can wait on, so that a write deadline
-// can end a blocked write; restore undoes it. A blocking descriptor (the
-// usual standard output) blocks in the kernel until the reader reads, and
-// nothing short of killing the process ends that. It fails for regular
-// files, whose writes never wait for a reader.
-func pollable(f *os.File) (*os.File, func(), error) {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return nil, nil, err
-	}
-	var dup int
-	var wasNonblock bool
-	var ctlErr error
-	err = rc.Control(func(fd uintptr) {
-		var st unix.Stat_t
-		if ctlErr = unix.Fstat(int(fd), &st); ctlErr != nil {
-			return
-		}
-		if st.Mode&unix.S_IFMT == unix.S_IFREG {
-			ctlErr = errors.New("regular file")
-			return
-		}
-		var fl int
-		if fl, ctlErr = unix.FcntlInt(fd, unix.F_GETFL, 0); ctlErr != nil {
-			return
-		}
-		wasNonblock = fl&unix.O_NONBLOCK != 0
-		if dup, ctlErr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0); ctlErr != nil {
-			return
-		}
-		// O_NONBLOCK belongs to the open file description, which the
-		// duplicate shares with f; restore puts it back.
-		if !wasNonblock {
-			if ctlErr = unix.SetNonblock(dup, true); ctlErr != nil {
-				unix.Close(dup)
-			}
-		}
-	})
-	if err == nil {
-		err = ctlErr
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	pf := os.NewFile(uintptr(dup), f.Name())
-	restore := func() {
-		if !wasNonblock {
-			rc.Control(func(fd uintptr) { unix.SetNonblock(int(fd), false) })
-		}
-		pf.Close()
-	}
-	return pf, restore, nil
 }
 
 // NewFile writes img to a new file at path, as CreateNew does.
@@ -369,24 +313,4 @@ func createTemp(dir string) (*os.File, error) {
 		}
 	}
 	return nil, fmt.Errorf("no unused temporary file name in %s", dir)
-}
-
-// renameNoReplace moves oldpath to newpath unless newpath exists. It uses
-// renameat2(RENAME_NOREPLACE), which also works on file systems without
-// hard links (vfat, exFAT); where the kernel or file system lacks it, a
-// hard link followed by removing oldpath does the same job.
-func renameNoReplace(oldpath, newpath string) error {
-	err := unix.Renameat2(unix.AT_FDCWD, oldpath, unix.AT_FDCWD, newpath, unix.RENAME_NOREPLACE)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EOPNOTSUPP) {
-		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
-	}
-	if err := os.Link(oldpath, newpath); err != nil {
-		return err
-	}
-	// The output is in place; the caller removes oldpath in any case.
-	os.Remove(oldpath)
-	return nil
 }

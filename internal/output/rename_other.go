@@ -1,0 +1,18 @@
+//go:build !linux
+
+package output
+
+import "os"
+
+// renameNoReplace moves oldpath to newpath unless newpath exists: a hard
+// link fails when newpath exists, and removing oldpath then completes the
+// move. (Linux uses renameat2(RENAME_NOREPLACE), which also works where
+// there are no hard links.)
+func renameNoReplace(oldpath, newpath string) error {
+	if err := os.Link(oldpath, newpath); err != nil {
+		return err
+	}
+	// The output is in place; the caller removes oldpath in any case.
+	os.Remove(oldpath)
+	return nil
+}
