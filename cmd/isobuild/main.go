@@ -43,11 +43,13 @@ func main() {
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	close(finished)
 	if code == exitInterrupted {
+		// The signal that cancelled ctx reaches got too, possibly a
+		// moment later.
 		select {
 		case s := <-got:
 			// As a shell reports a process that the signal killed.
 			code = 128 + int(s.(syscall.Signal))
-		default:
+		case <-time.After(time.Second):
 		}
 	}
 	stop()
