@@ -2,8 +2,9 @@
 // user asked: to a new file, which is created without clobbering anything
 // and appears only once it is complete; as a stream, such as standard
 // output; or into the image file itself, in place. For the same overlay the
-// three give the same bytes. Every function takes a context and stops soon
-// after it is cancelled; a new file that was not finished is removed.
+// three give the same bytes. Every function that writes an image takes a
+// context and stops soon after it is cancelled; a new file that was not
+// finished is removed.
 //
 // In isobuild's pipeline, Butane → Ignition → initramfs → overlay → output,
 // this package is the last step.
