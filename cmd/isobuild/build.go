@@ -96,7 +96,7 @@ func runBuild(ctx context.Context, s *streams, o buildOptions, isoPath string) e
 	if o.butane != "" && o.ignition != "" {
 		return usageError{errors.New("--butane and --ignition cannot be used together")}
 	}
-	info := s.out
+	var info io.Writer = s.out
 	if o.out == output.Stdout {
 		info = s.err
 	}

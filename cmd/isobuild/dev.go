@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/isobuild/isobuild/internal/imagefile"
 	"github.com/isobuild/isobuild/pkg/iso"
 )
 
@@ -24,10 +25,11 @@ func newDevCmd(s *streams) *cobra.Command {
 			if ign && kargs {
 				return usageError{errors.New("--ignition and --kargs cannot be used together")}
 			}
-			im, err := openImage(args[0])
+			f, im, err := s.openImage(cmd.Context(), args[0], imagefile.Read)
 			if err != nil {
 				return err
 			}
+			defer f.Close()
 			var v any
 			switch {
 			case ign:

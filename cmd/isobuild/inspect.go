@@ -1,17 +1,18 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/isobuild/isobuild/internal/imagefile"
 	"github.com/isobuild/isobuild/pkg/embed"
 	"github.com/isobuild/isobuild/pkg/installer"
 	"github.com/isobuild/isobuild/pkg/iso"
@@ -68,7 +69,7 @@ kernel arguments, and the OS feature flags. --json prints the same as JSON.`,
   isobuild inspect --json custom.iso | jq .initrd_area`,
 		Args: exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rep, err := inspect(args[0])
+			rep, err := inspect(cmd.Context(), s, args[0])
 			if err != nil {
 				return err
 			}
@@ -84,16 +85,12 @@ kernel arguments, and the OS feature flags. --json prints the same as JSON.`,
 	return c
 }
 
-func inspect(path string) (*inspectReport, error) {
-	f, err := os.Open(path)
+func inspect(ctx context.Context, s *streams, path string) (*inspectReport, error) {
+	f, im, err := s.openImage(ctx, path, imagefile.Read)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	im, err := openImageFile(f)
-	if err != nil {
-		return nil, err
-	}
 	size := im.ISO.Size()
 	pvd := im.ISO.Primary()
 	rep := &inspectReport{

@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/isobuild/isobuild/internal/imagefile"
 	"github.com/isobuild/isobuild/internal/output"
 	"github.com/isobuild/isobuild/pkg/embed"
 	"github.com/isobuild/isobuild/pkg/iso"
@@ -69,10 +71,11 @@ in the image are kept.`,
 		Short: "Print the embedded live Ignition config",
 		Args:  exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			im, err := openImage(args[0])
+			f, im, err := s.openImage(cmd.Context(), args[0], imagefile.Read)
 			if err != nil {
 				return err
 			}
+			defer f.Close()
 			config, ok := im.Config()
 			if !ok {
 				return embed.ErrNoConfig
@@ -108,10 +111,11 @@ func newISOKargsCmd(s *streams) *cobra.Command {
 		Short: "Print the live kernel arguments",
 		Args:  exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			im, err := openImage(args[0])
+			f, im, err := s.openImage(cmd.Context(), args[0], imagefile.Read)
 			if err != nil {
 				return err
 			}
+			defer f.Close()
 			k, err := im.CurrentKargs()
 			if showDefault {
 				k, err = im.DefaultKargs()
@@ -200,10 +204,11 @@ already in the image are replaced; an embedded Ignition config stays.`,
 		Short: "Print or write the embedded keyfiles",
 		Args:  exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			im, err := openImage(args[0])
+			f, im, err := s.openImage(cmd.Context(), args[0], imagefile.Read)
 			if err != nil {
 				return err
 			}
+			defer f.Close()
 			return extractKeyfiles(s, im.NetworkFiles(), dir)
 		},
 	}
@@ -252,7 +257,7 @@ func newISOExtractCmd(s *streams) *cobra.Command {
 example fedora-coreos-live.x86_64-vmlinuz. Existing files are not overwritten.`,
 		Args: exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := os.Open(args[0])
+			f, err := imagefile.Open(cmd.Context(), args[0], imagefile.Read, s.imageOptions())
 			if err != nil {
 				return err
 			}
@@ -265,7 +270,7 @@ example fedora-coreos-live.x86_64-vmlinuz. Existing files are not overwritten.`,
 			if err != nil {
 				return fmt.Errorf("%s: parsing ISO9660 image: %w", args[0], err)
 			}
-			paths, err := extractPXE(cmd.Context(), img, f, args[0], dir)
+			paths, err := extractPXE(cmd.Context(), img, args[0], dir)
 			for _, p := range paths {
 				fmt.Fprintln(s.out, p)
 			}
@@ -278,7 +283,7 @@ example fedora-coreos-live.x86_64-vmlinuz. Existing files are not overwritten.`,
 }
 
 // extractPXE copies the files of images/pxeboot next to each other in dir.
-func extractPXE(ctx context.Context, img *iso.Image, f *os.File, isoPath, dir string) ([]string, error) {
+func extractPXE(ctx context.Context, img *iso.Image, isoPath, dir string) ([]string, error) {
 	recs, err := img.ReadDir(embed.PXEDir)
 	if err != nil {
 		return nil, fmt.Errorf("%w (%s: %w)", embed.ErrUnrecognized, embed.PXEDir, err)
@@ -302,50 +307,71 @@ func extractPXE(ctx context.Context, img *iso.Image, f *os.File, isoPath, dir st
 	return written, nil
 }
 
-// openImage opens a CoreOS live image read-only for commands that only
-// read. The file is closed when the process ends.
-func openImage(path string) (*embed.Image, error) {
-	f, err := os.Open(path)
+// openImage opens the CoreOS live image at path for mode (see package
+// imagefile: a shared lock for reading, an exclusive one for editing, and
+// the roll-back of an edit a dead process left unfinished). The caller
+// closes the file, which releases the lock, once done with the image.
+func (s *streams) openImage(ctx context.Context, path string, mode imagefile.Mode) (*imagefile.File, *embed.Image, error) {
+	f, err := imagefile.Open(ctx, path, mode, s.imageOptions())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return openImageFile(f)
-}
-
-// openImageFile opens the CoreOS live image in f, naming f in errors.
-func openImageFile(f *os.File) (*embed.Image, error) {
 	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Name(), err)
+	if err == nil && !st.Mode().IsRegular() {
+		err = errors.New("not a regular file")
 	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", f.Name())
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	im, err := embed.Open(f, st.Size())
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Name(), err)
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return im, nil
+	return f, im, nil
 }
 
-// modify opens the image at path (read-write only when dest is "", which
-// means in place), lets plan compute the new area contents, turns them into
-// an overlay after checking every capacity, and writes that to dest. Every
-// check happens before the image is changed in place or an output appears.
-// For a new file, the image is copied while plan runs (see output.Begin).
-func modify(ctx context.Context, s *streams, path, dest string, plan func(*embed.Image) (embed.Changes, error)) error {
-	flag := os.O_RDONLY
-	if dest == "" {
-		flag = os.O_RDWR
+// lockTimeoutEnv names the environment variable that sets how long a
+// command waits for another one to release an image (a Go duration such
+// as "2m"; imagefile.DefaultLockTimeout without it).
+const lockTimeoutEnv = "ISOBUILD_LOCK_TIMEOUT"
+
+// imageOptions are the imagefile options of this run: notices go to
+// stderr.
+func (s *streams) imageOptions() imagefile.Options {
+	o := imagefile.Options{Notify: func(msg string) { fmt.Fprintf(s.err, "isobuild: %s\n", msg) }}
+	if v := os.Getenv(lockTimeoutEnv); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			o.LockTimeout = d
+		} else {
+			fmt.Fprintf(s.err, "isobuild: ignoring %s=%q: %v\n", lockTimeoutEnv, v, err)
+		}
 	}
-	f, err := os.OpenFile(path, flag, 0)
+	return o
+}
+
+// modify opens the image at path (for editing when dest is "", which
+// means in place), lets plan compute the new area contents, turns them
+// into an overlay after checking every capacity, and writes that to dest.
+// Every check happens before the image is changed in place or an output
+// appears; an in-place edit goes through the image's journal, so that it
+// happens whole or not at all. For a new file, the image is copied while
+// plan runs (see output.Begin).
+func modify(ctx context.Context, s *streams, path, dest string, plan func(*embed.Image) (embed.Changes, error)) error {
+	mode := imagefile.Read
+	if dest == "" {
+		mode = imagefile.Edit
+	}
+	f, im, err := s.openImage(ctx, path, mode)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	im, err := openImageFile(f)
-	if err != nil {
-		return err
+	if dest == output.Stdout {
+		if err := output.CheckStream(s.stdout, f.File); err != nil {
+			return err
+		}
 	}
 	var pending *output.Pending
 	if dest != "" && dest != output.Stdout {
@@ -362,25 +388,23 @@ func modify(ctx context.Context, s *streams, path, dest string, plan func(*embed
 	if err != nil {
 		return err
 	}
-	if pending != nil {
+	switch {
+	case pending != nil:
 		return pending.Finish(ctx, ov)
+	case dest == "":
+		return f.Apply(ctx, ov)
 	}
-	return output.Write(ctx, dest, f, s.out, ov)
+	return output.Stream(ctx, s.stdout, ov)
 }
 
-// writeExclusive creates path, failing if it exists.
+// writeExclusive creates path with data, failing if it exists; the file
+// appears only once it is complete (see output.CreateNew).
 func writeExclusive(path string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return &output.ExistsError{Path: path}
+	return output.CreateNew(path, func(f *os.File) error {
+		if err := f.Chmod(mode); err != nil {
+			return err
 		}
-		return fmt.Errorf("creating %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return f.Close()
+		_, err := f.Write(data)
+		return err
+	})
 }

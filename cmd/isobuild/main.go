@@ -10,8 +10,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 // stopSignals end a command cleanly: they cancel its context.
@@ -24,6 +26,9 @@ func main() {
 	// process at once, for the rare wait that nothing can interrupt.
 	got := make(chan os.Signal, 1)
 	signal.Notify(got, stopSignals...)
+	// A closed pipe on stdout then fails the write (EPIPE), which the
+	// command reports, instead of killing the process without a word.
+	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	finished := make(chan struct{})
 	go func() {
@@ -68,9 +73,12 @@ const exitInterrupted = 130
 
 // run executes the command line args and returns the exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	root := newRootCmd(stdin, stdout, stderr)
+	root, streams := newRoot(stdin, stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if err == nil && streams.out.err != nil {
+		err = fmt.Errorf("writing to standard output: %w", streams.out.err)
+	}
 	if err == nil {
 		return 0
 	}
@@ -79,7 +87,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitInterrupted
 	}
 	msg, hint := describe(err)
-	fmt.Fprintf(stderr, "isobuild: error: %s\n", msg)
+	fmt.Fprintf(stderr, "isobuild: error: %s\n", printable(msg))
 	if hint != "" {
 		fmt.Fprintf(stderr, "isobuild: hint: %s\n", hint)
 	}
@@ -88,4 +96,30 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	}
 	return 1
+}
+
+// maxMessage bounds an error message: a corrupt image can make one quote
+// much of itself.
+const maxMessage = 2000
+
+// printable makes an error message safe for a terminal: control bytes
+// (from file names or image contents quoted by mistake) are escaped, so
+// that no escape sequence or NUL reaches it, and an overlong message is cut.
+func printable(msg string) string {
+	var b strings.Builder
+	for _, r := range msg {
+		switch {
+		case r == utf8.RuneError:
+			b.WriteString(`\ufffd`)
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			b.WriteRune(r)
+		}
+		if b.Len() > maxMessage {
+			b.WriteString("… (message cut)")
+			break
+		}
+	}
+	return b.String()
 }

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -54,7 +57,7 @@ passes the kernel arguments ignition.firstboot ignition.platform.id=metal.`,
 				return err
 			}
 			if out == output.Stdout {
-				err = output.RefuseTerminal(s.out)
+				err = output.RefuseTerminal(s.stdout)
 			} else {
 				err = output.CheckNew(out)
 			}
@@ -70,6 +73,11 @@ passes the kernel arguments ignition.firstboot ignition.platform.id=metal.`,
 			if err != nil {
 				return err
 			}
+			if out == output.Stdout {
+				if err := output.CheckStream(s.stdout, in); err != nil {
+					return err
+				}
+			}
 			res, err := pxe.Customize(ctx, io.NewSectionReader(in, 0, st.Size()), opts)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
@@ -83,7 +91,7 @@ passes the kernel arguments ignition.firstboot ignition.platform.id=metal.`,
 			if _, err := img.Append(bytes.NewReader(res.Archive), int64(len(res.Archive))); err != nil {
 				return err
 			}
-			return output.Write(ctx, out, nil, s.out, img)
+			return output.Write(ctx, out, s.stdout, img)
 		},
 	}
 	f.add(c.Flags(), true)
@@ -97,7 +105,7 @@ passes the kernel arguments ignition.firstboot ignition.platform.id=metal.`,
 func writeBlob(ctx context.Context, s *streams, path string, data []byte) error {
 	img := overlay.New(bytes.NewReader(data), int64(len(data)))
 	if path == "" || path == output.Stdout {
-		return output.Stream(ctx, s.out, img)
+		return output.Stream(ctx, s.stdout, img)
 	}
 	return output.Replace(ctx, path, img)
 }
@@ -238,14 +246,39 @@ func extractKeyfiles(s *streams, files initrd.Files, dir string) error {
 		}
 		return nil
 	}
+	// Every name is checked, and every target too, before anything is
+	// created; then each file goes through a temporary file, and a failure
+	// half-way removes the files already written.
+	targets := map[string]string{} // flattened name → member
+	names := files.Names()
+	for _, name := range names {
+		base := path.Base(name)
+		if base == "." || base == ".." || base == "/" || strings.ContainsAny(base, "\\\x00") || !utf8.ValidString(base) {
+			return fmt.Errorf("embedded keyfile %s: not a usable file name; nothing was written", embed.Quote(name))
+		}
+		if other, ok := targets[base]; ok {
+			return fmt.Errorf("embedded keyfiles %s and %s would both be written as %s; nothing was written", embed.Quote(other), embed.Quote(name), filepath.Join(dir, base))
+		}
+		targets[base] = name
+		if err := output.CheckNew(filepath.Join(dir, base)); err != nil {
+			return err
+		}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
-	for _, name := range files.Names() {
-		p := filepath.Join(dir, filepath.Base(name))
+	var written []string
+	for _, name := range names {
+		p := filepath.Join(dir, path.Base(name))
 		if err := writeExclusive(p, files[name], 0o600); err != nil {
-			return err
+			for _, w := range written {
+				os.Remove(w)
+			}
+			return fmt.Errorf("embedded keyfile %s: %w (the keyfiles written before it were removed)", embed.Quote(name), err)
 		}
+		written = append(written, p)
+	}
+	for _, p := range written {
 		fmt.Fprintln(s.out, p)
 	}
 	return nil

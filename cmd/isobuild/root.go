@@ -34,6 +34,12 @@ const rootExample = `  # Customize a live ISO from a Butane file, with a serial 
 
 // newRootCmd builds the command tree writing to the given streams.
 func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	root, _ := newRoot(stdin, stdout, stderr)
+	return root
+}
+
+// newRoot is newRootCmd that also returns the streams of the run.
+func newRoot(stdin io.Reader, stdout, stderr io.Writer) (*cobra.Command, *streams) {
 	root := &cobra.Command{
 		Use:           "isobuild",
 		Short:         "Customize CoreOS live ISO images from Butane or Ignition configs",
@@ -48,15 +54,21 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
-	io := &streams{in: stdin, out: stdout, err: stderr}
+	io := &streams{in: stdin, out: &checkedWriter{w: stdout}, stdout: stdout, err: stderr}
 	root.AddCommand(newBuildCmd(io), newInspectCmd(io), newISOCmd(io), newPXECmd(io), newDevCmd(io))
-	return root
+	return root, io
 }
 
 // streams are the standard streams of one run.
 type streams struct {
-	in       io.Reader
-	out, err io.Writer
+	in io.Reader
+	// out takes text for stdout and remembers the first write error, so
+	// that no command can succeed when its output was lost.
+	out *checkedWriter
+	// stdout is the same stream unwrapped, for images: package output
+	// looks at the file behind it (terminal, pipe, same file as the input).
+	stdout io.Writer
+	err    io.Writer
 	// stdinBy names the option that consumed stdin, if any.
 	stdinBy string
 }
@@ -155,4 +167,18 @@ func cancelable(ctx context.Context, r io.Reader) io.Reader {
 	}()
 	context.AfterFunc(ctx, func() { pr.CloseWithError(context.Cause(ctx)) })
 	return pr
+}
+
+// checkedWriter passes writes on to w and keeps the first error.
+type checkedWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (c *checkedWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return n, err
 }

@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -151,14 +152,7 @@ func TestSignalWhileCopying(t *testing.T) {
 		dir := t.TempDir()
 		out := filepath.Join(dir, "out.iso")
 		cmd, stderr := isobuildProcess(t, nil, io.Discard, "iso", "kargs", "modify", "-a", "x", "-o", out, iso)
-		// Signal as soon as the temporary file exists.
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
-			if m, _ := filepath.Glob(filepath.Join(dir, output.TempPrefix+"*")); len(m) > 0 {
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
+		waitForTemp(t, cmd.Process.Pid, dir)
 		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 			t.Fatal(err)
 		}
@@ -179,6 +173,41 @@ func TestSignalWhileCopying(t *testing.T) {
 			t.Fatalf("exit %d\n%s", code, stderr)
 		}
 	})
+}
+
+// TestKillWhileCopying: SIGKILL while a new file is written leaves nothing
+// at all in the output directory: the file has no name until it is
+// complete (O_TMPFILE).
+func TestKillWhileCopying(t *testing.T) {
+	iso := filepath.Join(t.TempDir(), "base.iso")
+	buildTestISO(t, iso, 256<<20)
+	dir := t.TempDir()
+	cmd, _ := isobuildProcess(t, nil, io.Discard, "iso", "kargs", "modify", "-a", "x", "-o", filepath.Join(dir, "out.iso"), iso)
+	waitForTemp(t, cmd.Process.Pid, dir)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, cmd)
+	if ents, _ := os.ReadDir(dir); len(ents) > 0 {
+		t.Errorf("SIGKILL left %d files in the output directory, first %s", len(ents), ents[0].Name())
+	}
+}
+
+// waitForTemp waits until process pid has a file open in dir: the
+// temporary file of a new output, named or not.
+func waitForTemp(t *testing.T, pid int, dir string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+		for _, fd := range fds {
+			if target, err := os.Readlink(fd); err == nil && strings.HasPrefix(target, dir+"/") {
+				return
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("process %d opened no file in %s within 10s", pid, dir)
 }
 
 func fileSize(t *testing.T, p string) int64 {

@@ -1,10 +1,10 @@
 // Package output writes an edited image, an overlay.Image, to where the
 // user asked: to a new file, which is created without clobbering anything
-// and appears only once it is complete; as a stream, such as standard
-// output; or into the image file itself, in place. For the same overlay the
-// three give the same bytes. Every function that writes an image takes a
-// context and stops soon after it is cancelled; a new file that was not
-// finished is removed.
+// and appears only once it is complete, or as a stream, such as standard
+// output. (The third mode, into the image file itself, is package
+// imagefile's.) For the same overlay the modes give the same bytes. Every
+// function that writes an image takes a context and stops soon after it is
+// cancelled; a new file that was not finished is removed.
 //
 // In isobuild's pipeline, Butane → Ignition → initramfs → overlay → output,
 // this package is the last step.
@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gofrs/flock"
 	"golang.org/x/term"
 
 	"github.com/isobuild/isobuild/pkg/overlay"
@@ -47,35 +48,14 @@ func (e *ExistsError) Error() string { return fmt.Sprintf("output %s already exi
 // Unwrap makes errors.Is(err, fs.ErrExist) true.
 func (e *ExistsError) Unwrap() error { return fs.ErrExist }
 
-// Write writes img to dest: "" means in place, into in (which must be the
-// file img was read from, open for writing); Stdout means the stream
-// stdout; anything else is the path of a new file, which must not exist.
-func Write(ctx context.Context, dest string, in *os.File, stdout io.Writer, img *overlay.Image) error {
-	switch dest {
-	case "":
-		return InPlace(ctx, in, img)
-	case Stdout:
+// Write writes img to dest: Stdout means the stream stdout; anything else
+// is the path of a new file, which must not exist. (Edits in place go
+// through package imagefile, whose journal makes them atomic.)
+func Write(ctx context.Context, dest string, stdout io.Writer, img *overlay.Image) error {
+	if dest == Stdout {
 		return Stream(ctx, stdout, img)
-	default:
-		return NewFile(ctx, dest, img)
 	}
-}
-
-// InPlace writes the patches and appended extents of img into f, which
-// already holds the rest of the bytes, and syncs f. A cancelled ctx stops it
-// only before it starts: the patches of an edit are a few small writes, and
-// stopping between them would leave some areas old and some new.
-func InPlace(ctx context.Context, f *os.File, img *overlay.Image) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := img.ApplyTo(context.WithoutCancel(ctx), f); err != nil {
-		return fmt.Errorf("modifying %s in place: %w", f.Name(), err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", f.Name(), err)
-	}
-	return nil
+	return NewFile(ctx, dest, img)
 }
 
 // Stream writes img to w, refusing a terminal. When w is a pipe or another
@@ -98,6 +78,38 @@ func Stream(ctx context.Context, w io.Writer, img *overlay.Image) error {
 		return fmt.Errorf("writing the image: %w", context.Cause(ctx))
 	}
 	return err
+}
+
+// ErrSameFile refuses to stream an image into the file it is read from.
+var ErrSameFile = errors.New("standard output is the input image itself: refusing to write the image into the file it is being read from")
+
+// ErrClosed refuses to stream to a standard output that the caller
+// closed (as with ">&-"): the bytes would be lost while the command
+// reports success.
+var ErrClosed = errors.New("standard output is closed")
+
+// CheckStream checks, before anything is planned or written, that w can
+// take an image read from in: w must be open, and must not be in itself
+// (as with ">> in.iso" or "1<> in.iso"), which would change the input
+// while it is read.
+func CheckStream(w io.Writer, in *os.File) error {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	if closedStdout(f, st) {
+		return ErrClosed
+	}
+	if in != nil {
+		if ist, err := in.Stat(); err == nil && os.SameFile(st, ist) {
+			return ErrSameFile
+		}
+	}
+	return nil
 }
 
 // NewFile writes img to a new file at path, as CreateNew does.
@@ -141,12 +153,13 @@ func CheckNew(path string) error {
 // temporary file in the same directory; only when it succeeds is the file
 // synced and linked into place, and never over an existing file (an
 // *ExistsError). On any failure the temporary file is removed, so nothing
-// is left behind.
+// is left behind; see newTemp for what survives a SIGKILL (nothing, where
+// the file system has unnamed temporary files).
 func CreateNew(path string, fill func(*os.File) error) error {
 	if err := CheckNew(path); err != nil {
 		return err
 	}
-	return viaTemp(path, fill, placeNew(path))
+	return viaTemp(path, fill, (*temp).linkNew)
 }
 
 // Replace writes img to path, replacing the file there if there is one, as
@@ -157,12 +170,7 @@ func Replace(ctx context.Context, path string, img *overlay.Image) error {
 		_, err := img.WriteToContext(ctx, f)
 		return err
 	}
-	return viaTemp(path, fill, func(tmp string) error {
-		if err := os.Rename(tmp, path); err != nil {
-			return fmt.Errorf("replacing %s: %w", path, err)
-		}
-		return nil
-	})
+	return viaTemp(path, fill, (*temp).replace)
 }
 
 // Pending is a new output file that is filled with its base image while
@@ -175,7 +183,7 @@ func Replace(ctx context.Context, path string, img *overlay.Image) error {
 // copying it.
 type Pending struct {
 	path   string
-	tmp    *os.File
+	tmp    *temp
 	base   int64 // size of the base that is being copied
 	cancel context.CancelFunc
 	copied chan error // receives the copy's result once
@@ -204,7 +212,7 @@ func Begin(ctx context.Context, path string, base io.ReaderAt, size int64) (*Pen
 	cctx, cancel := context.WithCancel(ctx)
 	p := &Pending{path: path, tmp: tmp, base: size, cancel: cancel, copied: make(chan error, 1)}
 	go func() {
-		_, err := overlay.New(base, size).WriteToContext(cctx, tmp)
+		_, err := overlay.New(base, size).WriteToContext(cctx, tmp.File)
 		p.copied <- err
 	}()
 	return p, nil
@@ -224,10 +232,10 @@ func (p *Pending) Finish(ctx context.Context, img *overlay.Image) error {
 	if img.Size() < p.base {
 		return fmt.Errorf("writing %s: the edit (%d bytes) is smaller than its base (%d bytes)", p.path, img.Size(), p.base)
 	}
-	if err := img.ApplyTo(ctx, p.tmp); err != nil {
+	if err := img.ApplyTo(ctx, p.tmp.File); err != nil {
 		return fmt.Errorf("writing %s: %w", p.path, err)
 	}
-	if err := finishTemp(p.tmp, placeNew(p.path)); err != nil {
+	if err := p.tmp.finish(p.path, (*temp).linkNew); err != nil {
 		return err
 	}
 	p.done = true
@@ -239,47 +247,27 @@ func (p *Pending) Finish(ctx context.Context, img *overlay.Image) error {
 func (p *Pending) Abort() {
 	p.cancel()
 	p.wait()
-	p.tmp.Close()
-	if !p.done {
-		os.Remove(p.tmp.Name())
-	}
-}
-
-// placeNew returns the function that links a finished temporary file to
-// path, never over an existing file.
-func placeNew(path string) func(tmp string) error {
-	return func(tmp string) error {
-		if err := renameNoReplace(tmp, path); err != nil {
-			if errors.Is(err, os.ErrExist) {
-				return &ExistsError{Path: path}
-			}
-			return fmt.Errorf("creating %s: %w", path, err)
-		}
-		return nil
-	}
+	p.tmp.discard()
 }
 
 // viaTemp fills a temporary file beside path and finishes it with place.
 // The temporary file is removed on every failure.
-func viaTemp(path string, fill func(*os.File) error, place func(tmp string) error) error {
+func viaTemp(path string, fill func(*os.File) error, place func(*temp, string) error) error {
 	tmp, err := openTemp(path)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		tmp.Close()
-		os.Remove(tmp.Name()) // gone already once placed
-	}()
-	if err := fill(tmp); err != nil {
+	defer tmp.discard()
+	if err := fill(tmp.File); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	return finishTemp(tmp, place)
+	return tmp.finish(path, place)
 }
 
 // openTemp creates a temporary file in the directory of path.
-func openTemp(path string) (*os.File, error) {
+func openTemp(path string) (*temp, error) {
 	dir := filepath.Dir(path)
-	tmp, err := createTemp(dir)
+	tmp, err := newTemp(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("output directory %s does not exist", dir)
@@ -289,16 +277,141 @@ func openTemp(path string) (*os.File, error) {
 	return tmp, nil
 }
 
-// finishTemp syncs and closes a filled temporary file and hands its name to
-// place, which moves it to where it belongs.
-func finishTemp(tmp *os.File, place func(tmp string) error) error {
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", tmp.Name(), err)
+// temp is a temporary output file: unnamed where the file system allows
+// it (O_TMPFILE on Linux), so that a process killed while writing it
+// leaves nothing behind, or else named TempPrefix plus a random suffix and
+// locked while its owner lives, so that a later run can tell it is stale
+// and remove it (see removeStale).
+type temp struct {
+	*os.File
+	dir   string
+	name  string       // path of a named temporary file; "" when unnamed
+	lock  *flock.Flock // held on a named temporary file
+	done  bool         // linked into place or discarded
+	moved bool         // a named file was moved to its final path
+}
+
+// staleAge is how old an unlocked named temporary file must be before
+// removeStale takes it for a dead process's: a file that another process
+// has just created and not yet locked is younger.
+const staleAge = 10 * time.Second
+
+// newTemp creates a temporary file in dir, after removing the stale
+// temporary files of dead processes there.
+func newTemp(dir string) (*temp, error) {
+	removeStale(dir)
+	if f, err := openUnnamed(dir); err == nil {
+		return &temp{File: f, dir: dir}, nil
+	} else if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+		return nil, err
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", tmp.Name(), err)
+	f, err := createTemp(dir)
+	if err != nil {
+		return nil, err
 	}
-	return place(tmp.Name())
+	t := &temp{File: f, dir: dir, name: f.Name(), lock: flock.New(f.Name(), flock.SetFlag(os.O_RDONLY))}
+	if _, err := t.lock.TryLock(); err != nil {
+		t.discard()
+		return nil, fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
+	return t, nil
+}
+
+// finish syncs the filled file, hands it to place, which puts it at path,
+// and closes it.
+func (t *temp) finish(path string, place func(*temp, string) error) error {
+	if err := t.Sync(); err != nil {
+		return fmt.Errorf("syncing the new %s: %w", path, err)
+	}
+	if err := place(t, path); err != nil {
+		return err
+	}
+	t.done = true
+	if err := t.Close(); err != nil {
+		return fmt.Errorf("closing %s: %w", path, err)
+	}
+	if t.lock != nil {
+		t.lock.Close()
+	}
+	return nil
+}
+
+// linkNew puts the file at path, never over an existing file.
+func (t *temp) linkNew(path string) error {
+	var err error
+	if t.name == "" {
+		err = linkUnnamed(t.File, path)
+	} else if err = renameNoReplace(t.name, path); err == nil {
+		t.moved = true
+	}
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return &ExistsError{Path: path}
+		}
+		return fmt.Errorf("creating %s: %w", path, err)
+	}
+	return nil
+}
+
+// replace puts the file at path, replacing what is there in one rename.
+func (t *temp) replace(path string) error {
+	name := t.name
+	if name == "" {
+		// An unnamed file gets a name first, and then moves over path.
+		var err error
+		for range 100 {
+			name = filepath.Join(t.dir, TempPrefix+strconv.FormatUint(rand.Uint64(), 36))
+			if err = linkUnnamed(t.File, name); !errors.Is(err, os.ErrExist) {
+				break
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("replacing %s: %w", path, err)
+		}
+	}
+	if err := os.Rename(name, path); err != nil {
+		if name != t.name {
+			os.Remove(name)
+		}
+		return fmt.Errorf("replacing %s: %w", path, err)
+	}
+	t.moved = true
+	return nil
+}
+
+// discard closes and removes the file unless it was put in place.
+func (t *temp) discard() {
+	if t.done {
+		return
+	}
+	t.done = true
+	t.Close()
+	if t.name != "" && !t.moved {
+		os.Remove(t.name)
+	}
+	if t.lock != nil {
+		t.lock.Close()
+	}
+}
+
+// removeStale removes the named temporary files in dir that no live
+// process holds: their owner was killed before it could remove them.
+func removeStale(dir string) {
+	names, err := filepath.Glob(filepath.Join(dir, TempPrefix+"*"))
+	if err != nil {
+		return
+	}
+	for _, name := range names {
+		st, err := os.Lstat(name)
+		if err != nil || !st.Mode().IsRegular() || time.Since(st.ModTime()) < staleAge {
+			continue
+		}
+		l := flock.New(name, flock.SetFlag(os.O_RDONLY))
+		if ok, err := l.TryLock(); err == nil && ok {
+			os.Remove(name)
+		}
+		l.Close()
+	}
 }
 
 // createTemp creates a new file named TempPrefix plus a random suffix in

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/isobuild/isobuild/internal/imagefile"
 	"github.com/isobuild/isobuild/pkg/overlay"
 )
 
@@ -90,18 +91,19 @@ func TestWriteModesAgree(t *testing.T) {
 	}
 	defer f.Close()
 	var stream bytes.Buffer
-	if err := Write(ctx, Stdout, f, &stream, edit(f)); err != nil {
+	if err := Write(ctx, Stdout, &stream, edit(f)); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out.img")
-	if err := Write(ctx, out, f, nil, edit(f)); err != nil {
+	if err := Write(ctx, out, nil, edit(f)); err != nil {
 		t.Fatal(err)
 	}
-	rw, err := os.OpenFile(in, os.O_RDWR, 0)
+	// In place (package imagefile, with its journal).
+	rw, err := imagefile.Open(ctx, in, imagefile.Edit, imagefile.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Write(ctx, "", rw, nil, edit(rw)); err != nil {
+	if err := rw.Apply(ctx, edit(rw.File)); err != nil {
 		t.Fatal(err)
 	}
 	rw.Close()
@@ -131,22 +133,6 @@ func TestCancelledNewFileLeavesNothing(t *testing.T) {
 	}
 	if got := entries(t, dir); len(got) != 1 || got[0] != "src" {
 		t.Fatalf("directory holds %v, want only src", got)
-	}
-	// In place, a cancelled edit does not start.
-	rw, err := os.OpenFile(src, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rw.Close()
-	img := overlay.New(rw, 1<<20)
-	if err := img.Patch(5, []byte("x")); err != nil {
-		t.Fatal(err)
-	}
-	if err := InPlace(ctx, rw, img); !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled InPlace: %v", err)
-	}
-	if b, _ := os.ReadFile(src); b[5] != 0 {
-		t.Fatal("a cancelled in-place edit wrote")
 	}
 }
 

@@ -12,3 +12,6 @@ import (
 func pollable(f *os.File) (*os.File, func(), error) {
 	return nil, nil, errors.New("no pollable duplicate on this system")
 }
+
+// closedStdout cannot tell a closed standard output off Unix.
+func closedStdout(f *os.File, st os.FileInfo) bool { return false }

@@ -63,3 +63,28 @@ func pollable(f *os.File) (*os.File, func(), error) {
 	}
 	return pf, restore, nil
 }
+
+// closedStdout reports whether f is the standard output that the Go
+// runtime opened on /dev/null because the process started with it closed:
+// the runtime opens /dev/null read-write, while a shell's ">/dev/null"
+// opens it write-only.
+func closedStdout(f *os.File, st os.FileInfo) bool {
+	if st.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	if err != nil || !os.SameFile(st, null) {
+		return false
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	closed := false
+	// Control, unlike Fd, leaves the descriptor's blocking mode alone.
+	rc.Control(func(fd uintptr) {
+		fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
+		closed = fd == 1 && err == nil && fl&unix.O_ACCMODE == unix.O_RDWR
+	})
+	return closed
+}

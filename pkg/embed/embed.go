@@ -104,11 +104,21 @@ func Open(r io.ReaderAt, size int64) (*Image, error) {
 		return nil, fmt.Errorf("parsing ISO9660 image: %w", err)
 	}
 	area, err := findInitrdArea(img)
+	if errors.Is(err, ErrCorrupt) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w (%w)", ErrUnrecognized, err)
 	}
 	if area.Length > MaxInitrdAreaSize {
 		return nil, fmt.Errorf("%w (initrd embed area of %d bytes at offset %d is larger than the %d bytes isobuild accepts)", ErrUnrecognized, area.Length, area.Offset, MaxInitrdAreaSize)
+	}
+	kargs, extra, err := findKargAreas(img, r)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkLayout(img, area, kargs, extra); err != nil {
+		return nil, err
 	}
 	data := make([]byte, area.Length)
 	if _, err := r.ReadAt(data, area.Offset); err != nil {
@@ -116,11 +126,7 @@ func Open(r io.ReaderAt, size int64) (*Image, error) {
 	}
 	members, err := initrd.DecodeArea(data)
 	if err != nil {
-		return nil, fmt.Errorf("decoding initrd embed area at offset %d: %w", area.Offset, err)
-	}
-	kargs, err := findKargAreas(img, r)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("decoding initrd embed area %s (offset %d, %d bytes): %w", area.File, area.Offset, area.Length, err)
 	}
 	used := int64(len(data))
 	for used > 0 && data[used-1] == 0 {
@@ -156,10 +162,10 @@ func findInitrdArea(img *iso.Image) (Area, error) {
 	name := strings.ToUpper(*info.File)
 	rec, err := img.Lookup(name)
 	if err != nil {
-		return Area{}, fmt.Errorf("looking up initrd embed area %s: %w", name, err)
+		return Area{}, fmt.Errorf("looking up initrd embed area %s: %w", Quote(name), err)
 	}
 	if rec.IsDir {
-		return Area{}, fmt.Errorf("entry %s is a directory", name)
+		return Area{}, fmt.Errorf("entry %s is a directory", Quote(name))
 	}
 	var off int64
 	if info.Offset != nil {
@@ -175,6 +181,9 @@ func findInitrdArea(img *iso.Image) (Area, error) {
 	a := Area{File: name, Offset: rec.Offset + off, Length: length}
 	if length <= 0 || a.Offset+length > img.Size() {
 		return Area{}, fmt.Errorf("initrd embed area at offset %d, length %d lies outside the %d-byte image", a.Offset, length, img.Size())
+	}
+	if err := within(Extent{What: "initrd embed area", Offset: a.Offset, Length: a.Length}, Quote(name), rec); err != nil {
+		return Area{}, err
 	}
 	return a, nil
 }

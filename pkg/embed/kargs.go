@@ -8,6 +8,7 @@ import (
 	"io"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -50,7 +51,20 @@ type KargsMismatchError struct {
 }
 
 func (e *KargsMismatchError) Error() string {
-	return fmt.Sprintf("karg areas disagree: the first holds %q, the one at offset %d holds %q", e.Want, e.Offset, e.Found)
+	return fmt.Sprintf("karg areas disagree: the first holds %s, the one at offset %d holds %s", Quote(e.Want), e.Offset, Quote(e.Found))
+}
+
+// MaxQuoted is how many bytes of a string read from an image Quote keeps.
+const MaxQuoted = 96
+
+// Quote quotes a string read from an image for a message: Go-escaped, so
+// that control bytes and escape sequences cannot reach a terminal, and cut
+// to MaxQuoted bytes.
+func Quote(s string) string {
+	if len(s) > MaxQuoted {
+		return strconv.Quote(s[:MaxQuoted]) + fmt.Sprintf("… (%d bytes)", len(s))
+	}
+	return strconv.Quote(s)
 }
 
 // KargsTooLongError reports kernel arguments that do not fit the karg
@@ -100,6 +114,8 @@ type KargAreas struct {
 	// Source says where the areas were described: "kargs.json" or
 	// "coreKarg header".
 	Source string
+
+	defaultOffset int64 // of the default kargs block of the coreKarg header
 }
 
 type kargsJSON struct {
@@ -114,16 +130,27 @@ type kargsJSON struct {
 }
 
 // findKargAreas locates the karg areas: kargs.json first, then the legacy
-// header. It returns nil, nil for an image that has neither.
-func findKargAreas(img *iso.Image, r io.ReaderAt) (*KargAreas, error) {
+// header. It returns nil for an image that has neither, and the extents
+// of the legacy header and its default kargs block, which no area may
+// overlap.
+func findKargAreas(img *iso.Image, r io.ReaderAt) (*KargAreas, []Extent, error) {
 	raw, err := readMetadata(img, KargsInfoPath)
 	switch {
 	case err == nil:
-		return parseKargsJSON(img, r, raw)
+		ka, err := parseKargsJSON(img, r, raw)
+		return ka, nil, err
 	case !errors.Is(err, iso.ErrNotFound):
-		return nil, fmt.Errorf("reading %s: %w", KargsInfoPath, err)
+		return nil, nil, fmt.Errorf("reading %s: %w", KargsInfoPath, err)
 	}
-	return parseKargHeader(img, r)
+	ka, err := parseKargHeader(img, r)
+	if ka == nil || err != nil {
+		return nil, nil, err
+	}
+	extra := []Extent{
+		{What: "coreKarg header", Offset: kargHeaderOffset, Length: kargHeaderSize},
+		{What: "default kargs block", Offset: ka.defaultOffset, Length: int64(ka.Size)},
+	}
+	return ka, extra, nil
 }
 
 func parseKargsJSON(img *iso.Image, r io.ReaderAt, raw []byte) (*KargAreas, error) {
@@ -148,10 +175,10 @@ func parseKargsJSON(img *iso.Image, r io.ReaderAt, raw []byte) (*KargAreas, erro
 		}
 		rec, err := img.Lookup(strings.ToUpper(f.Path))
 		if err != nil {
-			return nil, fmt.Errorf("looking up '%s': %w", f.Path, err)
+			return nil, fmt.Errorf("looking up %s: %w", Quote(f.Path), err)
 		}
 		if rec.IsDir {
-			return nil, fmt.Errorf("looking up '%s': entry is a directory", f.Path)
+			return nil, fmt.Errorf("looking up %s: entry is a directory", Quote(f.Path))
 		}
 		area := KargArea{File: f.Path, Offset: rec.Offset + *f.Offset, Length: size, Pad: '#', End: '\n'}
 		if f.Pad != nil || f.End != nil {
@@ -159,18 +186,21 @@ func parseKargsJSON(img *iso.Image, r io.ReaderAt, raw []byte) (*KargAreas, erro
 		}
 		if f.Pad != nil {
 			if len(*f.Pad) != 1 {
-				return nil, fmt.Errorf("decoding %s: files[%d]: pad must be one byte, found %q", KargsInfoPath, i, *f.Pad)
+				return nil, fmt.Errorf("decoding %s: files[%d]: pad must be one byte, found %s", KargsInfoPath, i, Quote(*f.Pad))
 			}
 			area.Pad = (*f.Pad)[0]
 		}
 		if f.End != nil {
 			if len(*f.End) != 1 {
-				return nil, fmt.Errorf("decoding %s: files[%d]: end must be one byte, found %q", KargsInfoPath, i, *f.End)
+				return nil, fmt.Errorf("decoding %s: files[%d]: end must be one byte, found %s", KargsInfoPath, i, Quote(*f.End))
 			}
 			area.End = (*f.End)[0]
 		}
 		if err := checkBounds(img, area.Offset, int64(size)); err != nil {
-			return nil, fmt.Errorf("karg area of '%s': %w", f.Path, err)
+			return nil, fmt.Errorf("karg area of %s: %w", Quote(f.Path), err)
+		}
+		if err := within(Extent{What: "karg area", Offset: area.Offset, Length: int64(size)}, Quote(strings.ToUpper(f.Path)), rec); err != nil {
+			return nil, err
 		}
 		ka.Areas = append(ka.Areas, area)
 	}
@@ -207,7 +237,7 @@ func parseKargHeader(img *iso.Image, r io.ReaderAt) (*KargAreas, error) {
 	if err != nil {
 		return nil, fmt.Errorf("default kargs at offset %d: %w", defOff, err)
 	}
-	ka := &KargAreas{Size: size, Default: def, Source: "coreKarg header"}
+	ka := &KargAreas{Size: size, Default: def, Source: "coreKarg header", defaultOffset: defOff}
 	for i := 0; i < kargHeaderSlots; i++ {
 		off := int64(binary.LittleEndian.Uint64(hdr[24+8*i:]))
 		if off == 0 {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -16,10 +17,53 @@ import (
 // non-zero data after its TRAILER!!! entry.
 var ErrTrailingGarbage = errors.New("found trailing garbage inside compressed archive")
 
-// zstdMaxWindow bounds the zstd window (and so the decoder's memory); 128 MiB
-// is the limit of the kernel's own zstd initramfs decompressor
-// (lib/decompress_unzstd.c).
-const zstdMaxWindow = 128 << 20
+// ErrLimit is wrapped by the errors of Decode when the input would make it
+// exceed one of its Limits; the error is a *LimitError.
+var ErrLimit = errors.New("limit exceeded")
+
+// Limits bound the work and memory of decoding untrusted input, so that a
+// small hostile archive (a decompression bomb, a flood of entries) ends in
+// an error instead of exhausting memory or time. Decoding stops as soon as
+// a limit is reached.
+type Limits struct {
+	// Decompressed bounds the bytes produced by all decompressors
+	// together, padding and zeros after the trailers included.
+	Decompressed int64
+	// Kept bounds the data of the files returned, summed over every entry
+	// kept (an entry that replaces an earlier one still counts).
+	Kept int64
+	// Entries bounds the number of archive entries (trailers not counted).
+	Entries int
+	// Window bounds the memory a compressed stream may ask its
+	// decompressor for: the xz dictionary and the zstd window.
+	Window int64
+}
+
+// DefaultLimits are the limits of Decode, generous for a whole initramfs
+// image: distribution initramfs images unpack to a few hundred MiB and tens
+// of thousands of entries. 128 MiB is the largest zstd window the kernel's
+// own initramfs decompressor accepts (lib/decompress_unzstd.c); xz -9 uses
+// a 64 MiB dictionary. Kept files (configs, keyfiles) are small.
+var DefaultLimits = Limits{Decompressed: 4 << 30, Kept: 64 << 20, Entries: 1 << 20, Window: 128 << 20}
+
+// AreaLimits are the limits of DecodeArea. A CoreOS embed area holds a few
+// small files in at most a few MiB of compressed data.
+var AreaLimits = Limits{Decompressed: 64 << 20, Kept: 64 << 20, Entries: 4096, Window: 64 << 20}
+
+// LimitError reports input that would exceed one of the Limits.
+type LimitError struct {
+	// What names the limit, such as "decompressed bytes".
+	What string
+	// Limit is its value.
+	Limit int64
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("more than %d %s: refusing to decode further (a corrupt or hostile archive)", e.Limit, e.What)
+}
+
+// Unwrap makes errors.Is(err, ErrLimit) true.
+func (e *LimitError) Unwrap() error { return ErrLimit }
 
 // Magic numbers of compression formats the kernel may accept but Decode
 // does not, to name them in errors.
@@ -52,14 +96,22 @@ var unsupportedMagic = []struct {
 // compressed ones, the offset inside the decompressed data.
 //
 // Decode streams: besides the result it holds at most one member's data and
-// the decompressors' buffers in memory.
+// the decompressors' buffers in memory. It applies DefaultLimits; see
+// DecodeLimits.
 //
 // Not supported: xz filters other than a lone LZMA2 (such as BCJ), zstd
 // dictionaries, and the bzip2, lzma, lz4 and lzo formats (reported by name).
 // Hard links are not resolved: each entry yields its own data, so the earlier
 // names of a GNU cpio hard-link group come out empty.
 func Decode(r io.Reader, keep func(name string) bool) (Files, error) {
-	d := &decoder{files: Files{}, keep: keep}
+	return DecodeLimits(r, keep, DefaultLimits)
+}
+
+// DecodeLimits is Decode with the given limits; errors for input that
+// exceeds them wrap a *LimitError (and ErrLimit). A zero field means no
+// input is accepted that needs any of it.
+func DecodeLimits(r io.Reader, keep func(name string) bool, lim Limits) (Files, error) {
+	d := &decoder{files: Files{}, keep: keep, lim: lim}
 	d.cr = &countingReader{r: r}
 	d.br = bufio.NewReaderSize(d.cr, 64<<10)
 	defer d.close()
@@ -77,12 +129,12 @@ func Decode(r io.Reader, keep func(name string) bool) (Files, error) {
 
 // DecodeArea decodes an embed area: all-zero data (an unused area) gives an
 // empty, non-nil Files without any parsing; anything else is decoded with
-// Decode, keeping all files.
+// DecodeLimits and AreaLimits, keeping all files.
 func DecodeArea(area []byte) (Files, error) {
 	if allZero(area) {
 		return Files{}, nil
 	}
-	return Decode(bytes.NewReader(area), nil)
+	return DecodeLimits(bytes.NewReader(area), nil, AreaLimits)
 }
 
 type decoder struct {
@@ -92,6 +144,37 @@ type decoder struct {
 	keep  func(string) bool
 	zstd  *zstd.Decoder
 	buf   []byte
+
+	lim          Limits
+	decompressed int64 // bytes produced by decompressors so far
+	kept         int64 // data bytes of kept entries so far
+	entries      int
+}
+
+// limited counts the bytes read from a decompressor against
+// Limits.Decompressed and fails once they exceed it.
+type limited struct {
+	r io.Reader
+	d *decoder
+}
+
+func (l limited) Read(p []byte) (int, error) {
+	left := l.d.lim.Decompressed - l.d.decompressed
+	if left <= 0 {
+		// One more byte tells a stream that ends exactly at the limit
+		// from one that goes on.
+		var b [1]byte
+		if n, err := l.r.Read(b[:]); n == 0 {
+			return 0, err
+		}
+		return 0, &LimitError{What: "decompressed bytes", Limit: l.d.lim.Decompressed}
+	}
+	if int64(len(p)) > left {
+		p = p[:left]
+	}
+	n, err := l.r.Read(p)
+	l.d.decompressed += int64(n)
+	return n, err
 }
 
 // pos returns the input offset of the next unread byte.
@@ -146,7 +229,7 @@ func (d *decoder) archive() error {
 		})
 	case bytes.Equal(magic, xzMagic):
 		return d.compressed("xz", start, func() (io.Reader, func() error, error) {
-			xr, err := newXZReader(d.br, start)
+			xr, err := newXZReader(d.br, start, d.lim.Window)
 			return xr, nil, err
 		})
 	case magic32 == zstdFrameMagic:
@@ -156,7 +239,7 @@ func (d *decoder) archive() error {
 				zd, err := zstd.NewReader(nil,
 					zstd.WithDecoderConcurrency(1),
 					zstd.WithDecoderLowmem(true),
-					zstd.WithDecoderMaxWindow(zstdMaxWindow))
+					zstd.WithDecoderMaxWindow(uint64(max(d.lim.Window, zstd.MinWindowSize))))
 				if err != nil {
 					return nil, nil, err
 				}
@@ -196,6 +279,7 @@ func (d *decoder) compressed(kind string, start int64, open func() (io.Reader, f
 	if err != nil {
 		return fmt.Errorf("decode %s archive at offset %d: %w", kind, start, err)
 	}
+	zr = limited{r: zr, d: d}
 	ar := NewReader(zr)
 	if err := d.members(ar); err != nil {
 		return fmt.Errorf("decode %s archive at offset %d: in decompressed data: %w", kind, start, err)
@@ -221,6 +305,9 @@ func (d *decoder) members(ar *Reader) error {
 		if err != nil {
 			return err
 		}
+		if d.entries++; d.entries > d.lim.Entries {
+			return &LimitError{What: "archive entries", Limit: int64(d.lim.Entries)}
+		}
 		if h.Mode&ModeType != ModeRegular {
 			delete(d.files, h.Name)
 			continue
@@ -230,11 +317,16 @@ func (d *decoder) members(ar *Reader) error {
 		}
 		// Grow with the data actually read, not with the size the header
 		// claims, so that a corrupt size cannot force a huge allocation.
+		left := d.lim.Kept - d.kept
+		if h.Size > left {
+			return fmt.Errorf("entry %s: %w", quoteName(h.Name), &LimitError{What: "bytes of kept files", Limit: d.lim.Kept})
+		}
 		var buf bytes.Buffer
 		buf.Grow(int(min(h.Size, 1<<20)))
 		if _, err := io.Copy(&buf, ar); err != nil {
 			return err
 		}
+		d.kept += int64(buf.Len())
 		data := buf.Bytes()
 		if data == nil {
 			data = []byte{}
@@ -297,4 +389,16 @@ func firstNonZero(b []byte) int {
 		}
 	}
 	return -1
+}
+
+// maxQuoted is how many bytes of a name from an archive go into a message.
+const maxQuoted = 64
+
+// quoteName quotes a name read from an archive for a message: Go-escaped,
+// so that control bytes cannot reach a terminal, and cut to maxQuoted bytes.
+func quoteName(s string) string {
+	if len(s) > maxQuoted {
+		return strconv.Quote(s[:maxQuoted]) + fmt.Sprintf("… (%d bytes)", len(s))
+	}
+	return strconv.Quote(s)
 }

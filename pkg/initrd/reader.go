@@ -49,7 +49,7 @@ func (r *Reader) Next() (*Header, error) {
 		return nil, r.err
 	}
 	if err := r.skip(r.remain + int64(r.pad)); err != nil {
-		return nil, r.fail(fmt.Errorf("skip data of %q at offset %d: %w", r.name, r.off, noEOF(err)))
+		return nil, r.fail(fmt.Errorf("skip data of %s at offset %d: %w", quoteName(r.name), r.off, noEOF(err)))
 	}
 	r.remain, r.pad = 0, 0
 
@@ -64,7 +64,7 @@ func (r *Reader) Next() (*Header, error) {
 	}
 	name = name[:nameSize]
 	if name[nameSize-1] != 0 {
-		return nil, r.fail(fmt.Errorf("read name of cpio entry at offset %d: name %q is not NUL-terminated", start, name))
+		return nil, r.fail(fmt.Errorf("read name of cpio entry at offset %d: name %s is not NUL-terminated", start, quoteName(string(name))))
 	}
 	name = name[:bytes.IndexByte(name, 0)]
 	h.Name = string(name)
@@ -73,7 +73,7 @@ func (r *Reader) Next() (*Header, error) {
 	r.pad = padLen(h.Size)
 	if h.Name == trailerName {
 		if err := r.skip(r.remain + int64(r.pad)); err != nil {
-			return nil, r.fail(fmt.Errorf("skip data of %q at offset %d: %w", r.name, r.off, noEOF(err)))
+			return nil, r.fail(fmt.Errorf("skip data of %s at offset %d: %w", quoteName(r.name), r.off, noEOF(err)))
 		}
 		r.remain, r.pad = 0, 0
 		r.err = io.EOF
@@ -143,7 +143,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 		}
 	}
 	if err != nil {
-		return n, r.fail(fmt.Errorf("read data of %q at offset %d: %w", r.name, r.off, err))
+		return n, r.fail(fmt.Errorf("read data of %s at offset %d: %w", quoteName(r.name), r.off, err))
 	}
 	return n, nil
 }

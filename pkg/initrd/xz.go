@@ -27,10 +27,9 @@ import (
 var xzMagic = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
 
 const (
-	xzHeaderLen  = 12
-	xzFooterLen  = 12
-	lzma2Filter  = 0x21
-	xzMaxDictCap = 256 << 20 // refuse larger dictionaries (xz -9 uses 64 MiB)
+	xzHeaderLen = 12
+	xzFooterLen = 12
+	lzma2Filter = 0x21
 )
 
 var crc64Table = crc64.MakeTable(crc64.ECMA)
@@ -60,6 +59,8 @@ type xzReader struct {
 	compressed   int64 // declared in the block header, or -1
 	uncompressed int64 // declared in the block header, or -1
 	produced     int64 // uncompressed bytes so far
+
+	maxDict int64 // largest dictionary a block may ask for
 }
 
 type byteSource interface {
@@ -68,8 +69,8 @@ type byteSource interface {
 }
 
 // newXZReader reads the stream header at offset pos of src.
-func newXZReader(src byteSource, pos int64) (*xzReader, error) {
-	x := &xzReader{src: src, rd: src, pos: pos}
+func newXZReader(src byteSource, pos, maxDict int64) (*xzReader, error) {
+	x := &xzReader{src: src, rd: src, pos: pos, maxDict: maxDict}
 	var h [xzHeaderLen]byte
 	if err := x.readFull(h[:]); err != nil {
 		return nil, fmt.Errorf("read xz stream header: %w", noEOF(err))
@@ -209,12 +210,15 @@ func (x *xzReader) startBlock() error {
 		return fail("non-zero header padding")
 	}
 	dict, err := lzma.DecodeDictCap(prop)
-	if err != nil || dict > xzMaxDictCap {
+	if err != nil {
 		return fail("LZMA2 dictionary size property %#x not supported", prop)
 	}
 	if x.uncompressed >= 0 && x.uncompressed < dict {
 		// A dictionary larger than the data is never used; don't allocate it.
 		dict = max(x.uncompressed, lzma.MinDictCap)
+	}
+	if dict > x.maxDict {
+		return fmt.Errorf("xz block header at offset %d: %w", start, &LimitError{What: "LZMA2 dictionary bytes", Limit: x.maxDict})
 	}
 	x.blockStart, x.headerSize, x.produced = start, size, 0
 	x.hash, _ = x.newHash()

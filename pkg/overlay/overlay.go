@@ -153,6 +153,26 @@ func (im *Image) Append(r io.ReaderAt, n int64) (int64, error) {
 	return off, nil
 }
 
+// Range is a run of Length bytes at Offset.
+type Range struct {
+	Offset, Length int64
+}
+
+// Patched returns the ranges of the base that the patches replace, sorted
+// by offset. Together with BaseSize it tells what writing the overlay in
+// place changes, for a caller that must save those bytes first.
+func (im *Image) Patched() []Range {
+	out := make([]Range, len(im.patches))
+	for i, p := range im.patches {
+		out[i] = Range{Offset: p.off, Length: int64(len(p.data))}
+	}
+	return out
+}
+
+// BaseSize returns the size of the base: the size of the overlay before
+// anything was appended.
+func (im *Image) BaseSize() int64 { return im.baseSize }
+
 // Size returns the size of the overlay: the base size plus the appended
 // bytes.
 func (im *Image) Size() int64 { return im.size }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -732,4 +733,27 @@ func benchFile(b *testing.B) *os.File {
 		b.Fatal(err)
 	}
 	return f
+}
+
+func TestPatched(t *testing.T) {
+	base := bytes.Repeat([]byte{'.'}, 100)
+	im := New(bytes.NewReader(base), int64(len(base)))
+	for _, p := range []struct {
+		off int64
+		s   string
+	}{{50, "xyz"}, {10, "ab"}, {90, "0123456789"}} {
+		if err := im.Patch(p.off, []byte(p.s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := im.Append(bytes.NewReader([]byte("tail")), 4); err != nil {
+		t.Fatal(err)
+	}
+	want := []Range{{10, 2}, {50, 3}, {90, 10}}
+	if got := im.Patched(); !slices.Equal(got, want) {
+		t.Errorf("Patched = %v, want %v", got, want)
+	}
+	if im.BaseSize() != 100 || im.Size() != 104 {
+		t.Errorf("BaseSize, Size = %d, %d, want 100, 104", im.BaseSize(), im.Size())
+	}
 }
