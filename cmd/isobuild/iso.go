@@ -31,7 +31,14 @@ is changed in place; with -o PATH a new file is written (PATH must not
 exist); with -o - the result streams to stdout. All three give the same
 bytes, and every check runs before the image is changed or a byte is
 streamed; a new file appears only once it is complete, so a failed command
-leaves the input and the output directory untouched.`,
+leaves the input and the output directory untouched.
+
+An in-place edit is journaled: the original bytes go to
+.NAME.isobuild-journal beside the image first, and an error or a signal
+rolls the edit back. If the process is killed outright, the next isobuild
+command that opens the image rolls it back. Commands lock the image (shared
+for reading, exclusive for editing); a second command waits up to 30s for
+the first (ISOBUILD_LOCK_TIMEOUT, e.g. 2m, changes that).`,
 	}
 	c.AddCommand(newISOCustomizeCmd(s), newISOIgnitionCmd(s), newISOKargsCmd(s), newISONetworkCmd(s), newISOResetCmd(s), newISOExtractCmd(s))
 	return c

@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	if ctx.Err() != nil {
-		fmt.Fprintf(stderr, "isobuild: stopped (%v); output files it had not finished were removed\n", context.Cause(ctx))
+		fmt.Fprintf(stderr, "isobuild: stopped (%v); unfinished output files were removed and an unfinished in-place edit rolled back\n", context.Cause(ctx))
 		return exitInterrupted
 	}
 	msg, hint := describe(err)

@@ -59,9 +59,11 @@ func ParseConsole(spec string) (Console, error) {
 	return c, nil
 }
 
-// String returns the normalised spec, e.g. "ttyS0,115200n8".
+// String returns the normalised spec, e.g. "ttyS0,115200n8". A serial
+// console always has its line settings, so that the spec parses back to
+// the same Console.
 func (c Console) String() string {
-	if c.Speed == 0 {
+	if c.Parity == 0 {
 		return c.Device
 	}
 	return fmt.Sprintf("%s,%d%c%d", c.Device, c.Speed, c.Parity, c.Bits)

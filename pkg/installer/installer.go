@@ -817,7 +817,9 @@ func checkInstallerConfig(data []byte) (*userInstallerConfig, error) {
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 		// The decoder names the Go type it decodes into, which means
 		// nothing to the user.
-		return nil, errors.New(strings.ReplaceAll(err.Error(), " in type installer.userInstallerConfig", ""))
+		msg := strings.ReplaceAll(err.Error(), " in type installer.userInstallerConfig", "")
+		msg = strings.ReplaceAll(msg, "into installer.userInstallerConfig", "into the installer config (a mapping of option names to values)")
+		return nil, errors.New(msg)
 	}
 	return &cfg, nil
 }
