@@ -81,6 +81,11 @@ type File struct {
 // an edit that a dead process left unfinished (which needs write access
 // to the image even for Read).
 func Open(ctx context.Context, path string, mode Mode, o Options) (*File, error) {
+	// The journal and the lock belong to the file, not to a symlink that
+	// leads to it, so that every way of naming the image finds them.
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
 	flag := os.O_RDONLY
 	if mode == Edit {
 		flag = os.O_RDWR
