@@ -311,6 +311,11 @@ func (ka *KargAreas) regions(k string) ([]region, error) {
 	if i := strings.IndexFunc(k, func(r rune) bool { return r < 0x20 || r == 0x7f }); i >= 0 {
 		return nil, fmt.Errorf("kernel arguments must not contain control characters (found %q at byte %d)", k[i], i)
 	}
+	// The areas are read back as UTF-8 (as coreos-installer reads them):
+	// other bytes would make the image unreadable to both tools.
+	if !utf8.ValidString(k) {
+		return nil, fmt.Errorf("kernel arguments must be valid UTF-8 (found %s)", Quote(k))
+	}
 	if len(k) >= ka.Size {
 		return nil, &KargsTooLongError{Need: len(k) + 1, Size: ka.Size}
 	}
