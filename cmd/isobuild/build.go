@@ -119,13 +119,15 @@ func runBuild(ctx context.Context, s *streams, o buildOptions, isoPath string) e
 		}
 		custom := embed.Customization{Install: install, Kargs: o.kargs, Force: o.force, ResetKargs: true}
 		c, w, err := im.Customize(custom)
-		printWarnings(s.err, false, w)
 		result, warnings = c, w
 		return c, err
 	})
 	if err != nil {
+		// A failed command prints its error only, not the notices of
+		// an image it did not write.
 		return err
 	}
+	printWarnings(s.err, false, warnings)
 	dest := o.out
 	if dest == output.Stdout {
 		dest = "standard output"

@@ -93,7 +93,7 @@ var errorRules = []errorRule{
 	}, hint: "the initrd embed area is fixed in size; move large files to remote sources (contents.source: https://...) or shrink the config"},
 	{match: as[*embed.KargsMismatchError], compat: func(err error) string {
 		e := err.(*embed.KargsMismatchError)
-		return fmt.Sprintf("kargs don't match at all offsets! (expected '%s', but offset %d has: '%s')", e.Want, e.Offset, e.Found)
+		return fmt.Sprintf("kargs don't match at all offsets! (expected '%s', but offset %d has: '%s')", clip(e.Want), e.Offset, clip(e.Found))
 	}},
 	{match: as[*embed.KargsTooLongError], compat: func(err error) string {
 		e := err.(*embed.KargsTooLongError)
@@ -187,3 +187,16 @@ func printWarnings(w io.Writer, compatible bool, warnings []installer.Warning) {
 // errNoNmstate is returned for --network-nmstate when nmstatectl is
 // missing.
 var errNoNmstate = errors.New("--network-nmstate needs the nmstatectl command (package nmstate), which is not on PATH")
+
+// clip escapes a string read from an image for a coreos-installer text
+// that quotes it with ' ': control bytes escaped (no escape sequence
+// reaches the terminal) and at most embed.MaxQuoted bytes.
+func clip(v string) string {
+	q := embed.Quote(v)
+	// Quote's form is "…" or "…"… (N bytes); the text supplies its own
+	// quotes.
+	if i := strings.LastIndex(q, `"`); i > 0 {
+		return q[1:i] + q[i+1:]
+	}
+	return q
+}

@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/isobuild/isobuild/pkg/embed"
+	"github.com/isobuild/isobuild/pkg/installer"
 )
 
 const customizeLong = `Customize a live ISO with coreos-installer's "iso customize" options: an
@@ -48,11 +49,19 @@ func newISOCustomizeCmd(s *streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return modify(cmd.Context(), s, args[0], out, func(im *embed.Image) (embed.Changes, error) {
-				c, warnings, err := im.Customize(embed.Customization{Install: opts, Kargs: live, Force: force})
-				printWarnings(s.err, true, warnings)
+			// The warnings (such as the notice that the image installs
+			// without confirmation) are printed once the image is written:
+			// a failed command prints its error only.
+			var warnings []installer.Warning
+			err = modify(cmd.Context(), s, args[0], out, func(im *embed.Image) (embed.Changes, error) {
+				c, w, err := im.Customize(embed.Customization{Install: opts, Kargs: live, Force: force})
+				warnings = w
 				return c, err
 			})
+			if err == nil {
+				printWarnings(s.err, true, warnings)
+			}
+			return err
 		},
 	}
 	f.add(c.Flags(), true)

@@ -253,7 +253,7 @@ func extractKeyfiles(s *streams, files initrd.Files, dir string) error {
 	names := files.Names()
 	for _, name := range names {
 		base := path.Base(name)
-		if base == "." || base == ".." || base == "/" || strings.ContainsAny(base, "\\\x00") || !utf8.ValidString(base) {
+		if !cleanMember(name) || strings.ContainsAny(base, "\\\x00") || !utf8.ValidString(base) {
 			return fmt.Errorf("embedded keyfile %s: not a usable file name; nothing was written", embed.Quote(name))
 		}
 		if other, ok := targets[base]; ok {
@@ -282,4 +282,18 @@ func extractKeyfiles(s *streams, files initrd.Files, dir string) error {
 		fmt.Fprintln(s.out, p)
 	}
 	return nil
+}
+
+// cleanMember reports whether an archive member name is a plain relative
+// path: no empty, "." or ".." component, not absolute.
+func cleanMember(name string) bool {
+	if name == "" || strings.HasPrefix(name, "/") {
+		return false
+	}
+	for _, c := range strings.Split(name, "/") {
+		if c == "" || c == "." || c == ".." {
+			return false
+		}
+	}
+	return true
 }

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -221,7 +222,7 @@ func (im *File) Apply(ctx context.Context, img *overlay.Image) error {
 		return nil
 	}
 	if rerr := restore(im.File, j); rerr != nil {
-		return fmt.Errorf("modifying %s in place: %w; restoring the original bytes failed too (%v): the journal %s is kept, and the next isobuild command that opens the image restores it", im.path, err, rerr, jpath)
+		return fmt.Errorf("modifying %s in place: %w; restoring the original bytes failed too (%v), so the journal is kept: the next isobuild command that opens the image restores it", im.path, err, withoutPath(rerr))
 	}
 	if rerr := removeJournal(jpath); rerr != nil {
 		return fmt.Errorf("modifying %s in place: %w (the image was restored; its journal %s could not be removed: %v)", im.path, err, jpath, rerr)
@@ -236,4 +237,14 @@ const JournalSuffix = ".isobuild-journal"
 // hidden file beside it.
 func JournalPath(path string) string {
 	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+JournalSuffix)
+}
+
+// withoutPath drops the file name from the *os.PathError inside err, for a
+// message that names the file already.
+func withoutPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return errors.New(strings.Replace(err.Error(), pe.Error(), pe.Err.Error(), 1))
+	}
+	return err
 }

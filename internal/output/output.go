@@ -114,10 +114,13 @@ func CheckStream(w io.Writer, in *os.File) error {
 
 // NewFile writes img to a new file at path, as CreateNew does.
 func NewFile(ctx context.Context, path string, img *overlay.Image) error {
-	return CreateNew(path, func(f *os.File) error {
+	if err := CheckNew(path); err != nil {
+		return err
+	}
+	return viaTemp(ctx, path, func(f *os.File) error {
 		_, err := img.WriteToContext(ctx, f)
 		return err
-	})
+	}, (*temp).linkNew)
 }
 
 // RefuseTerminal returns ErrTerminal when w is a terminal.
@@ -159,7 +162,7 @@ func CreateNew(path string, fill func(*os.File) error) error {
 	if err := CheckNew(path); err != nil {
 		return err
 	}
-	return viaTemp(path, fill, (*temp).linkNew)
+	return viaTemp(context.Background(), path, fill, (*temp).linkNew)
 }
 
 // Replace writes img to path, replacing the file there if there is one, as
@@ -170,7 +173,7 @@ func Replace(ctx context.Context, path string, img *overlay.Image) error {
 		_, err := img.WriteToContext(ctx, f)
 		return err
 	}
-	return viaTemp(path, fill, (*temp).replace)
+	return viaTemp(ctx, path, fill, (*temp).replace)
 }
 
 // Pending is a new output file that is filled with its base image while
@@ -235,7 +238,7 @@ func (p *Pending) Finish(ctx context.Context, img *overlay.Image) error {
 	if err := img.ApplyTo(ctx, p.tmp.File); err != nil {
 		return fmt.Errorf("writing %s: %w", p.path, err)
 	}
-	if err := p.tmp.finish(p.path, (*temp).linkNew); err != nil {
+	if err := p.tmp.finish(ctx, p.path, (*temp).linkNew); err != nil {
 		return err
 	}
 	p.done = true
@@ -252,7 +255,7 @@ func (p *Pending) Abort() {
 
 // viaTemp fills a temporary file beside path and finishes it with place.
 // The temporary file is removed on every failure.
-func viaTemp(path string, fill func(*os.File) error, place func(*temp, string) error) error {
+func viaTemp(ctx context.Context, path string, fill func(*os.File) error, place func(*temp, string) error) error {
 	tmp, err := openTemp(path)
 	if err != nil {
 		return err
@@ -261,7 +264,7 @@ func viaTemp(path string, fill func(*os.File) error, place func(*temp, string) e
 	if err := fill(tmp.File); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	return tmp.finish(path, place)
+	return tmp.finish(ctx, path, place)
 }
 
 // openTemp creates a temporary file in the directory of path.
@@ -318,10 +321,14 @@ func newTemp(dir string) (*temp, error) {
 }
 
 // finish syncs the filled file, hands it to place, which puts it at path,
-// and closes it.
-func (t *temp) finish(path string, place func(*temp, string) error) error {
+// and closes it. A ctx cancelled before the file is placed stops it: a
+// command that was told to stop leaves no output.
+func (t *temp) finish(ctx context.Context, path string, place func(*temp, string) error) error {
 	if err := t.Sync(); err != nil {
 		return fmt.Errorf("syncing the new %s: %w", path, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, context.Cause(ctx))
 	}
 	if err := place(t, path); err != nil {
 		return err

@@ -40,11 +40,11 @@ type Limits struct {
 }
 
 // DefaultLimits are the limits of Decode, generous for a whole initramfs
-// image: distribution initramfs images unpack to a few hundred MiB and tens
-// of thousands of entries. 128 MiB is the largest zstd window the kernel's
+// image: distribution initramfs images unpack to a few hundred MiB (the
+// kernel unpacks them into RAM) and tens of thousands of entries. 128 MiB is the largest zstd window the kernel's
 // own initramfs decompressor accepts (lib/decompress_unzstd.c); xz -9 uses
 // a 64 MiB dictionary. Kept files (configs, keyfiles) are small.
-var DefaultLimits = Limits{Decompressed: 4 << 30, Kept: 64 << 20, Entries: 1 << 20, Window: 128 << 20}
+var DefaultLimits = Limits{Decompressed: 1 << 30, Kept: 64 << 20, Entries: 1 << 20, Window: 128 << 20}
 
 // AreaLimits are the limits of DecodeArea. A CoreOS embed area holds a few
 // small files in at most a few MiB of compressed data; coreos-installer
