@@ -294,6 +294,9 @@ type temp struct {
 	moved bool         // a named file was moved to its final path
 }
 
+// unnamedTemps is false in tests of the named fallback.
+var unnamedTemps = true
+
 // staleAge is how old an unlocked named temporary file must be before
 // removeStale takes it for a dead process's: a file that another process
 // has just created and not yet locked is younger.
@@ -303,10 +306,15 @@ const staleAge = 10 * time.Second
 // temporary files of dead processes there.
 func newTemp(dir string) (*temp, error) {
 	removeStale(dir)
-	if f, err := openUnnamed(dir); err == nil {
-		return &temp{File: f, dir: dir}, nil
-	} else if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
-		return nil, err
+	if unnamedTemps {
+		f, err := openUnnamed(dir)
+		switch {
+		case err == nil:
+			return &temp{File: f, dir: dir}, nil
+		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission):
+			return nil, err
+		}
+		// Otherwise the file system has no unnamed files: use a name.
 	}
 	f, err := createTemp(dir)
 	if err != nil {
