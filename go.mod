@@ -6,7 +6,6 @@ require (
 	github.com/cavaliergopher/cpio v1.0.1
 	github.com/coreos/butane v0.25.1
 	github.com/coreos/ignition/v2 v2.23.0
-	github.com/gofrs/flock v0.13.2
 	github.com/klauspost/compress v1.20.4
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.9

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/isobuild/isobuild/internal/output"
@@ -93,7 +94,8 @@ var errorRules = []errorRule{
 	}, hint: "the initrd embed area is fixed in size; move large files to remote sources (contents.source: https://...) or shrink the config"},
 	{match: as[*embed.KargsMismatchError], compat: func(err error) string {
 		e := err.(*embed.KargsMismatchError)
-		return fmt.Sprintf("kargs don't match at all offsets! (expected '%s', but offset %d has: '%s')", clip(e.Want), e.Offset, clip(e.Found))
+		want, found := clipDiff(e.Want, e.Found)
+		return fmt.Sprintf("kargs don't match at all offsets! (expected '%s', but offset %d has: '%s')", want, e.Offset, found)
 	}},
 	{match: as[*embed.KargsTooLongError], compat: func(err error) string {
 		e := err.(*embed.KargsTooLongError)
@@ -188,15 +190,27 @@ func printWarnings(w io.Writer, compatible bool, warnings []installer.Warning) {
 // missing.
 var errNoNmstate = errors.New("--network-nmstate needs the nmstatectl command (package nmstate), which is not on PATH")
 
-// clip escapes a string read from an image for a coreos-installer text
-// that quotes it with ' ': control bytes escaped (no escape sequence
-// reaches the terminal) and at most embed.MaxQuoted bytes.
-func clip(v string) string {
-	q := embed.Quote(v)
-	// Quote's form is "…" or "…"… (N bytes); the text supplies its own
-	// quotes.
-	if i := strings.LastIndex(q, `"`); i > 0 {
-		return q[1:i] + q[i+1:]
+// clipDiff returns want and found, read from karg areas, for a
+// coreos-installer text that quotes them with ' ': control bytes escaped
+// (no escape sequence reaches the terminal) and, when long, cut to a
+// window around the first byte where they differ, so that the difference
+// shows.
+func clipDiff(want, found string) (string, string) {
+	i := 0
+	for i < len(want) && i < len(found) && want[i] == found[i] {
+		i++
 	}
-	return q
+	start := max(0, i-32)
+	cut := func(s string) string {
+		end := min(len(s), start+64)
+		out := strings.Trim(strconv.Quote(s[start:end]), `"`)
+		if start > 0 {
+			out = "…" + out
+		}
+		if end < len(s) {
+			out += "…"
+		}
+		return out
+	}
+	return cut(want), cut(found)
 }

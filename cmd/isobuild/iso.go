@@ -341,7 +341,7 @@ func (s *streams) openImage(ctx context.Context, path string, mode imagefile.Mod
 
 // lockTimeoutEnv names the environment variable that sets how long a
 // command waits for another one to release an image (a Go duration such
-// as "2m"; imagefile.DefaultLockTimeout without it).
+// as "2m", or 0 not to wait; imagefile.DefaultLockTimeout without it).
 const lockTimeoutEnv = "ISOBUILD_LOCK_TIMEOUT"
 
 // imageOptions are the imagefile options of this run: notices go to
@@ -351,6 +351,9 @@ func (s *streams) imageOptions() imagefile.Options {
 	if v := os.Getenv(lockTimeoutEnv); v != "" {
 		if d, err := time.ParseDuration(v); err == nil {
 			o.LockTimeout = d
+			if d == 0 {
+				o.LockTimeout = -1 // do not wait
+			}
 		} else {
 			fmt.Fprintf(s.err, "isobuild: ignoring %s=%q: %v\n", lockTimeoutEnv, v, err)
 		}

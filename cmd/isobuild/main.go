@@ -103,19 +103,24 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 const maxMessage = 2000
 
 // printable makes an error message safe for a terminal: control bytes
-// (from file names or image contents quoted by mistake) are escaped, so
-// that no escape sequence or NUL reaches it, and an overlong message is cut.
+// other than newline and tab (from file names or image contents quoted by
+// mistake) and invalid UTF-8 are escaped, so that no escape sequence or
+// NUL reaches it, and an overlong message is cut.
 func printable(msg string) string {
 	var b strings.Builder
-	for _, r := range msg {
+	for len(msg) > 0 {
+		r, n := utf8.DecodeRuneInString(msg)
 		switch {
-		case r == utf8.RuneError:
-			b.WriteString(`\ufffd`)
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, "\\x%02x", msg[0])
+		case r == '\n' || r == '\t':
+			b.WriteRune(r)
 		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
 			fmt.Fprintf(&b, "\\x%02x", r)
 		default:
-			b.WriteRune(r)
+			b.WriteString(msg[:n])
 		}
+		msg = msg[n:]
 		if b.Len() > maxMessage {
 			b.WriteString("… (message cut)")
 			break

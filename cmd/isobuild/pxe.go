@@ -264,6 +264,10 @@ func extractKeyfiles(s *streams, files initrd.Files, dir string) error {
 			return err
 		}
 	}
+	created := false
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		created = true
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
@@ -273,6 +277,9 @@ func extractKeyfiles(s *streams, files initrd.Files, dir string) error {
 		if err := writeExclusive(p, files[name], 0o600); err != nil {
 			for _, w := range written {
 				os.Remove(w)
+			}
+			if created {
+				os.Remove(dir)
 			}
 			return fmt.Errorf("embedded keyfile %s: %w (the keyfiles written before it were removed)", embed.Quote(name), err)
 		}

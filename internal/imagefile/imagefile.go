@@ -4,8 +4,8 @@
 //
 //   - Locking: a reader holds a shared lock on the image for as long as it
 //     has it open, an editor an exclusive one (flock(2) on Unix, LockFileEx
-//     on Windows, through github.com/gofrs/flock). A process that finds the
-//     image locked waits a bounded time, saying so, and then fails.
+//     on Windows; see package filelock). A process that finds the image
+//     locked waits a bounded time, saying so, and then fails.
 //   - Journal: before an edit writes its first byte into the image, the
 //     original bytes of every region it changes, and the image's size, are
 //     written to a journal beside the image (".NAME.isobuild-journal") and
@@ -24,13 +24,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/gofrs/flock"
-
+	"github.com/isobuild/isobuild/internal/filelock"
 	"github.com/isobuild/isobuild/pkg/overlay"
 )
 
@@ -71,123 +71,137 @@ func (e *LockedError) Error() string {
 // File is an image opened by Open. It holds its lock until Close.
 type File struct {
 	*os.File
-	path string
+	name string // as the caller gave it, for messages
+	path string // with symlinks resolved: where the journal is
 	mode Mode
-	lock *flock.Flock
+	o    Options
 	// Recovered is true when Open rolled back an interrupted edit.
 	Recovered bool
+	unlocked  bool // the file system has no locks; see acquire
 }
 
 // Open opens the image at path for mode, taking the lock, and rolls back
 // an edit that a dead process left unfinished (which needs write access
 // to the image even for Read).
 func Open(ctx context.Context, path string, mode Mode, o Options) (*File, error) {
-	// The journal and the lock belong to the file, not to a symlink that
-	// leads to it, so that every way of naming the image finds them.
+	im := &File{name: path, path: path, mode: mode, o: o}
+	// The journal belongs to the file, not to a symlink that leads to it,
+	// so that every way of naming the image through symlinks finds it.
 	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
+		im.path = real
 	}
 	flag := os.O_RDONLY
 	if mode == Edit {
 		flag = os.O_RDWR
 	}
-	f, err := os.OpenFile(path, flag, 0)
+	f, err := os.OpenFile(im.path, flag, 0)
 	if err != nil {
 		return nil, err
 	}
-	im := &File{File: f, path: path, mode: mode}
-	// Lock through a descriptor of our own, opened read-only: flock needs
-	// no write access, and never creates the file.
-	im.lock = flock.New(path, flock.SetFlag(os.O_RDONLY))
-	if err := im.acquire(ctx, mode, o); err != nil {
+	im.File = f
+	if err := im.acquire(ctx, mode == Edit); err != nil {
 		f.Close()
 		return nil, err
 	}
-	if _, err := os.Lstat(JournalPath(path)); err == nil {
-		if err := im.recover(ctx, o); err != nil {
-			im.Close()
+	if mode == Edit {
+		if st, err := f.Stat(); err == nil && linkCount(st) > 1 {
+			im.notify(fmt.Sprintf("warning: %s has %d hard links; an interrupted edit is rolled back only when the image is next opened by this name", im.name, linkCount(st)))
+		}
+	}
+	if _, err := os.Lstat(JournalPath(im.path)); err == nil {
+		if err := im.recover(ctx); err != nil {
+			im.File.Close()
 			return nil, err
 		}
 	}
 	// A journal that a dead process had not finished writing: the image
 	// was not touched yet. No live writer can be writing one while we
 	// hold the lock.
-	os.Remove(JournalPath(path) + ".tmp")
+	os.Remove(JournalPath(im.path) + ".tmp")
 	return im, nil
 }
 
-// acquire takes the lock for mode, waiting at most o.LockTimeout.
-func (im *File) acquire(ctx context.Context, mode Mode, o Options) error {
-	try, tryCtx := im.lock.TryRLock, im.lock.TryRLockContext
-	if mode == Edit {
-		try, tryCtx = im.lock.TryLock, im.lock.TryLockContext
+func (im *File) notify(msg string) {
+	if im.o.Notify != nil {
+		im.o.Notify(msg)
 	}
-	ok, err := try()
-	if err != nil {
-		return fmt.Errorf("locking %s: %w", im.path, err)
-	}
-	if ok {
+}
+
+// acquire locks the open file, waiting at most o.LockTimeout for another
+// holder. On a file system without locks it goes on without one, saying
+// so once.
+func (im *File) acquire(ctx context.Context, exclusive bool) error {
+	err := filelock.TryLock(im.File, exclusive)
+	switch {
+	case err == nil:
 		return nil
+	case errors.Is(err, filelock.ErrUnsupported):
+		if !im.unlocked {
+			im.unlocked = true
+			im.notify(fmt.Sprintf("warning: the file system of %s has no file locks; nothing keeps another command from editing it at the same time", im.name))
+		}
+		return nil
+	case !errors.Is(err, filelock.ErrLocked):
+		return fmt.Errorf("locking %s: %w", im.name, err)
 	}
-	wait := o.LockTimeout
+	wait := im.o.LockTimeout
 	if wait == 0 {
 		wait = DefaultLockTimeout
 	}
 	if wait < 0 {
-		return &LockedError{Path: im.path}
+		return &LockedError{Path: im.name}
 	}
-	if o.Notify != nil {
-		o.Notify(fmt.Sprintf("%s is in use by another isobuild command; waiting up to %v for it to finish", im.path, wait))
-	}
+	im.notify(fmt.Sprintf("%s is in use by another process (another isobuild command editing or reading it); waiting up to %v", im.name, wait))
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	ok, err = tryCtx(wctx, 20*time.Millisecond)
+	err = filelock.Lock(wctx, im.File, exclusive)
 	switch {
-	case ok:
+	case err == nil:
 		return nil
 	case ctx.Err() != nil:
-		return fmt.Errorf("waiting for the lock on %s: %w", im.path, context.Cause(ctx))
-	case err != nil && !errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("locking %s: %w", im.path, err)
+		return fmt.Errorf("waiting for the lock on %s: %w", im.name, context.Cause(ctx))
+	case !errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("locking %s: %w", im.name, err)
 	}
-	return &LockedError{Path: im.path, Wait: wait}
+	return &LockedError{Path: im.name, Wait: wait}
 }
 
-// recover rolls back the edit recorded in the journal. A reader upgrades
-// to an exclusive lock and a read-write descriptor for it.
-func (im *File) recover(ctx context.Context, o Options) error {
+// recover rolls back the edit recorded in the journal. A reader switches
+// to a read-write descriptor under an exclusive lock for it, and back to
+// a shared lock afterwards, so that other readers need not wait for it.
+func (im *File) recover(ctx context.Context) error {
 	if im.mode == Read {
-		if err := im.lock.Unlock(); err != nil {
-			return fmt.Errorf("unlocking %s: %w", im.path, err)
-		}
-		if err := im.acquire(ctx, Edit, o); err != nil {
-			return err
-		}
 		rw, err := os.OpenFile(im.path, os.O_RDWR, 0)
 		if err != nil {
-			return fmt.Errorf("%s has an unfinished edit (journal %s), and restoring it needs write access: %w", im.path, JournalPath(im.path), err)
+			return fmt.Errorf("%s has an unfinished edit (journal %s), and restoring it needs write access: %w", im.name, JournalPath(im.path), err)
 		}
+		// The shared lock goes first: the exclusive one, on another
+		// descriptor, would wait for it.
 		im.File.Close()
 		im.File = rw
+		if err := im.acquire(ctx, true); err != nil {
+			return err
+		}
 	}
-	done, err := rollback(im.File, JournalPath(im.path))
+	done, err := rollback(im.File, im.name, JournalPath(im.path))
 	if err != nil {
 		return err
 	}
 	if done {
 		im.Recovered = true
-		if o.Notify != nil {
-			o.Notify(fmt.Sprintf("%s: rolled back an edit that was interrupted; the image is as it was before that edit", im.path))
+		im.notify(fmt.Sprintf("%s: rolled back an edit that was interrupted; the image is as it was before that edit", im.name))
+	}
+	if im.mode == Read && !im.unlocked {
+		if err := filelock.TryLock(im.File, false); err != nil {
+			return fmt.Errorf("locking %s: %w", im.name, err)
 		}
 	}
 	return nil
 }
 
-// Close releases the lock and closes the file.
+// Close closes the file, which releases its lock.
 func (im *File) Close() error {
-	err := im.File.Close()
-	im.lock.Close()
-	return err
+	return im.File.Close()
 }
 
 // Apply writes the patches and appended extents of img into the image
@@ -196,7 +210,7 @@ func (im *File) Close() error {
 // the edit is complete, the image is rolled back and the error says so.
 func (im *File) Apply(ctx context.Context, img *overlay.Image) error {
 	if im.mode != Edit {
-		return fmt.Errorf("%s was opened for reading, not editing", im.path)
+		return fmt.Errorf("%s was opened for reading, not editing", im.name)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -204,10 +218,18 @@ func (im *File) Apply(ctx context.Context, img *overlay.Image) error {
 	jpath := JournalPath(im.path)
 	j, err := record(im.File, img)
 	if err != nil {
-		return fmt.Errorf("saving the original bytes of %s: %w", im.path, err)
+		return fmt.Errorf("saving the original bytes of %s: %w", im.name, err)
 	}
+	journaled := true
 	if err := writeJournal(jpath, j); err != nil {
-		return err
+		// An image that is writable in a directory that is not (as
+		// coreos-installer allows): edit it, with the roll-back on
+		// errors and signals but without the crash safety.
+		if !errors.Is(err, fs.ErrPermission) && !isReadOnlyFS(err) {
+			return err
+		}
+		journaled = false
+		im.notify(fmt.Sprintf("warning: cannot write a journal beside %s (%v): editing without one, so a crash or SIGKILL during the edit could leave the image half-edited", im.name, withoutPath(errors.Unwrap(err))))
 	}
 	err = img.ApplyTo(ctx, im.File)
 	if err == nil {
@@ -216,18 +238,26 @@ func (im *File) Apply(ctx context.Context, img *overlay.Image) error {
 	if err == nil {
 		// The edit is complete and durable: the image is as meant, and
 		// only now may the journal go.
+		if !journaled {
+			return nil
+		}
 		if err := removeJournal(jpath); err != nil {
-			return fmt.Errorf("the edit of %s is complete, but removing its journal failed: %w", im.path, err)
+			return fmt.Errorf("the edit of %s is complete, but removing its journal failed: %w", im.name, err)
 		}
 		return nil
 	}
 	if rerr := restore(im.File, j); rerr != nil {
-		return fmt.Errorf("modifying %s in place: %w; restoring the original bytes failed too (%v), so the journal is kept: the next isobuild command that opens the image restores it", im.path, err, withoutPath(rerr))
+		if !journaled {
+			return fmt.Errorf("modifying %s in place: %w; restoring the original bytes failed too (%v): the image is half-edited, reset it with 'isobuild iso reset'", im.name, err, withoutPath(rerr))
+		}
+		return fmt.Errorf("modifying %s in place: %w; restoring the original bytes failed too (%v), so the journal is kept: the next isobuild command that opens the image restores it", im.name, err, withoutPath(rerr))
 	}
-	if rerr := removeJournal(jpath); rerr != nil {
-		return fmt.Errorf("modifying %s in place: %w (the image was restored; its journal %s could not be removed: %v)", im.path, err, jpath, rerr)
+	if journaled {
+		if rerr := removeJournal(jpath); rerr != nil {
+			return fmt.Errorf("modifying %s in place: %w (the image was restored; its journal %s could not be removed: %v)", im.name, err, jpath, rerr)
+		}
 	}
-	return fmt.Errorf("modifying %s in place: %w (the image was restored to its original bytes)", im.path, err)
+	return fmt.Errorf("modifying %s in place: %w (the image was restored to its original bytes)", im.name, err)
 }
 
 // JournalSuffix ends the name of an image's journal.

@@ -36,7 +36,10 @@ func edit(t *testing.T, f *os.File, data []byte) (*overlay.Image, []byte) {
 		}
 		copy(want[off:], p)
 	}
-	return ov, want
+	if _, err := ov.Append(strings.NewReader("appended"), 8); err != nil {
+		t.Fatal(err)
+	}
+	return ov, append(want, "appended"...)
 }
 
 func mustRead(t *testing.T, path string) []byte {
@@ -168,6 +171,50 @@ func TestTornJournal(t *testing.T) {
 	noJournal(t, path)
 }
 
+// TestForeignJournal: a journal left by an edit of an image that has been
+// replaced since, or one that others could have written, is refused and
+// nothing is written into the image.
+func TestForeignJournal(t *testing.T) {
+	for _, c := range []struct {
+		name, want string
+		spoil      func(path string)
+	}{
+		{"replaced image", "neither the original ones nor the edit's", func(path string) {
+			os.WriteFile(path, bytes.Repeat([]byte("another release "), 4096), 0o644)
+		}},
+		{"world-writable journal", "writable by others", func(path string) {
+			os.Chmod(JournalPath(path), 0o666)
+		}},
+		{"symlinked journal", "not a regular file", func(path string) {
+			os.Rename(JournalPath(path), path+".j")
+			os.Symlink(path+".j", JournalPath(path))
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path, data := testImage(t)
+			f, _ := os.Open(path)
+			ov, _ := edit(t, f, data)
+			j, err := record(f, ov)
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := writeJournal(JournalPath(path), j); err != nil {
+				t.Fatal(err)
+			}
+			c.spoil(path)
+			before := mustRead(t, path)
+			_, err = Open(context.Background(), path, Read, Options{})
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "nothing was restored") {
+				t.Fatalf("Open = %v, want %q", err, c.want)
+			}
+			if !bytes.Equal(mustRead(t, path), before) {
+				t.Error("a refused journal changed the image")
+			}
+		})
+	}
+}
+
 func TestDamagedJournal(t *testing.T) {
 	path, _ := testImage(t)
 	f, _ := os.Open(path)
@@ -249,7 +296,7 @@ func TestOpenMissing(t *testing.T) {
 // happen to it; parsing must never panic or accept a region it does not
 // hold, and a parsed journal marshals back to the same bytes.
 func FuzzParseJournal(f *testing.F) {
-	j := &journal{size: 1 << 20, regions: []region{{off: 139264, data: make([]byte, 64)}, {off: 65903, data: []byte("karg area####\n")}}}
+	j := &journal{size: 1 << 20, newSize: 1 << 20, regions: []region{{off: 139264, data: make([]byte, 64)}, {off: 65903, data: []byte("karg area####\n")}}}
 	f.Add(j.marshal())
 	f.Add((&journal{}).marshal())
 	f.Add([]byte(journalMagic))

@@ -22,9 +22,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gofrs/flock"
 	"golang.org/x/term"
 
+	"github.com/isobuild/isobuild/internal/filelock"
 	"github.com/isobuild/isobuild/pkg/overlay"
 )
 
@@ -85,8 +85,10 @@ var ErrSameFile = errors.New("standard output is the input image itself: refusin
 
 // ErrClosed refuses to stream to a standard output that the caller
 // closed (as with ">&-"): the bytes would be lost while the command
-// reports success.
-var ErrClosed = errors.New("standard output is closed")
+// reports success. A closed standard output looks like /dev/null opened
+// read-write (the Go runtime puts that in its place), so that is refused
+// too; ">/dev/null" (write-only) discards an image on purpose.
+var ErrClosed = errors.New("standard output is closed (or is /dev/null opened read-write): refusing to discard the image; redirect it with >/dev/null to discard it on purpose")
 
 // CheckStream checks, before anything is planned or written, that w can
 // take an image read from in: w must be open, and must not be in itself
@@ -287,11 +289,11 @@ func openTemp(path string) (*temp, error) {
 // and remove it (see removeStale).
 type temp struct {
 	*os.File
-	dir   string
-	name  string       // path of a named temporary file; "" when unnamed
-	lock  *flock.Flock // held on a named temporary file
-	done  bool         // linked into place or discarded
-	moved bool         // a named file was moved to its final path
+	dir    string
+	name   string // path of a named temporary file; "" when unnamed
+	closed bool
+	done   bool // linked into place or discarded
+	moved  bool // a named file was moved to its final path
 }
 
 // unnamedTemps is false in tests of the named fallback.
@@ -310,18 +312,24 @@ func newTemp(dir string) (*temp, error) {
 		f, err := openUnnamed(dir)
 		switch {
 		case err == nil:
+			// Locked too, for the moment Replace gives it a name.
+			filelock.TryLock(f, true)
 			return &temp{File: f, dir: dir}, nil
+		case errors.Is(err, errors.ErrUnsupported):
 		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission):
 			return nil, err
 		}
-		// Otherwise the file system has no unnamed files: use a name.
+		// Otherwise the file system (or the system) has no unnamed
+		// files: use a name.
 	}
 	f, err := createTemp(dir)
 	if err != nil {
 		return nil, err
 	}
-	t := &temp{File: f, dir: dir, name: f.Name(), lock: flock.New(f.Name(), flock.SetFlag(os.O_RDONLY))}
-	if _, err := t.lock.TryLock(); err != nil {
+	t := &temp{File: f, dir: dir, name: f.Name()}
+	if err := filelock.TryLock(f, true); err != nil && !errors.Is(err, filelock.ErrUnsupported) {
+		// Nobody else can hold a lock on a file just created with
+		// O_EXCL; anything else is a real error.
 		t.discard()
 		return nil, fmt.Errorf("locking %s: %w", f.Name(), err)
 	}
@@ -338,16 +346,24 @@ func (t *temp) finish(ctx context.Context, path string, place func(*temp, string
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, context.Cause(ctx))
 	}
+	if t.name != "" {
+		// A named file is closed first: Windows renames no open file.
+		t.closed = true
+		if err := t.Close(); err != nil {
+			return fmt.Errorf("closing %s: %w", t.name, err)
+		}
+	}
 	if err := place(t, path); err != nil {
 		return err
 	}
 	t.done = true
-	if err := t.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", path, err)
+	if !t.closed {
+		t.closed = true
+		if err := t.Close(); err != nil {
+			return fmt.Errorf("closing %s: %w", path, err)
+		}
 	}
-	if t.lock != nil {
-		t.lock.Close()
-	}
+	syncDir(t.dir)
 	return nil
 }
 
@@ -372,7 +388,8 @@ func (t *temp) linkNew(path string) error {
 func (t *temp) replace(path string) error {
 	name := t.name
 	if name == "" {
-		// An unnamed file gets a name first, and then moves over path.
+		// An unnamed file gets a name first (locked, as it is open),
+		// and then moves over path.
 		var err error
 		for range 100 {
 			name = filepath.Join(t.dir, TempPrefix+strconv.FormatUint(rand.Uint64(), 36))
@@ -400,12 +417,12 @@ func (t *temp) discard() {
 		return
 	}
 	t.done = true
-	t.Close()
+	if !t.closed {
+		t.closed = true
+		t.Close()
+	}
 	if t.name != "" && !t.moved {
 		os.Remove(t.name)
-	}
-	if t.lock != nil {
-		t.lock.Close()
 	}
 }
 
@@ -421,11 +438,24 @@ func removeStale(dir string) {
 		if err != nil || !st.Mode().IsRegular() || time.Since(st.ModTime()) < staleAge {
 			continue
 		}
-		l := flock.New(name, flock.SetFlag(os.O_RDONLY))
-		if ok, err := l.TryLock(); err == nil && ok {
+		// Read-write: on NFS an exclusive lock needs it.
+		f, err := os.OpenFile(name, os.O_RDWR, 0)
+		if err != nil {
+			continue
+		}
+		if filelock.TryLock(f, true) == nil {
 			os.Remove(name)
 		}
-		l.Close()
+		f.Close()
+	}
+}
+
+// syncDir makes a new name in dir durable. Errors are ignored: some
+// systems cannot open or sync a directory.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
 	}
 }
 

@@ -3,14 +3,14 @@ package output
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gofrs/flock"
-
+	"github.com/isobuild/isobuild/internal/filelock"
 	"github.com/isobuild/isobuild/pkg/overlay"
 )
 
@@ -29,9 +29,12 @@ func TestNamedTemps(t *testing.T) {
 	if tmp.name == "" || !strings.HasPrefix(filepath.Base(tmp.name), TempPrefix) {
 		t.Fatalf("fallback temporary file %q", tmp.name)
 	}
-	other := flock.New(tmp.name, flock.SetFlag(os.O_RDONLY))
-	if ok, err := other.TryLock(); err != nil || ok {
-		t.Fatalf("a live owner's temporary file is not locked: %v %v", ok, err)
+	other, err := os.OpenFile(tmp.name, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := filelock.TryLock(other, true); !errors.Is(err, filelock.ErrLocked) {
+		t.Fatalf("a live owner's temporary file is not locked: %v", err)
 	}
 	other.Close()
 	// Even when old, a locked file is not taken for a dead one.

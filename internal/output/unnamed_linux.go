@@ -1,6 +1,8 @@
 package output
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,8 +21,9 @@ func openUnnamed(dir string) (*os.File, error) {
 	}
 	f := os.NewFile(uintptr(fd), filepath.Join(dir, "(new file)"))
 	if _, err := os.Stat(procFD(f)); err != nil {
+		// No /proc: a named temporary file instead.
 		f.Close()
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errors.ErrUnsupported, err)
 	}
 	return f, nil
 }

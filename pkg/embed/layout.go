@@ -69,6 +69,11 @@ func within(area Extent, path string, rec iso.Record) error {
 // the areas. It runs in Open, so that no command proceeds on such an image.
 func checkLayout(img *iso.Image, initrdArea Area, kargs *KargAreas, extra []Extent) error {
 	regions := []Extent{{What: "initrd embed area in " + Quote(initrdArea.File), Offset: initrdArea.Offset, Length: initrdArea.Length}}
+	// The volume descriptors, which a karg area of the legacy header
+	// (confined to no file) could otherwise point at.
+	for _, d := range img.Descriptors() {
+		regions = append(regions, Extent{What: "ISO 9660 volume descriptor", Offset: d.Offset, Length: iso.SectorSize})
+	}
 	for _, path := range []string{IgnInfoPath, KargsInfoPath, FeaturesPath} {
 		if rec, err := img.Lookup(path); err == nil && !rec.IsDir && rec.Length > 0 {
 			regions = append(regions, Extent{What: "metadata file " + path, Offset: rec.Offset, Length: rec.Length})

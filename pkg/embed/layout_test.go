@@ -120,12 +120,18 @@ func TestLayoutLegacyHeader(t *testing.T) {
 	if im.Kargs == nil || im.Kargs.Source != "coreKarg header" {
 		t.Skipf("fixture has no coreKarg header areas: %+v", im.Kargs)
 	}
-	var slot [8]byte
-	putLE(slot[:], kargHeaderOffset-16)
-	poke(t, path, kargHeaderOffset+24, slot[:])
-	_, err := open(t, path)
-	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "coreKarg header") {
-		t.Fatalf("Open = %v, want ErrCorrupt naming the coreKarg header", err)
+	for _, c := range []struct {
+		off  int64
+		want string
+	}{{kargHeaderOffset - 16, "coreKarg header"}, {32768 + 100, "volume descriptor"}} {
+		path := fixture.ISO(t, "embed-areas-2021-01.iso")
+		var slot [8]byte
+		putLE(slot[:], c.off)
+		poke(t, path, kargHeaderOffset+24, slot[:])
+		_, err := open(t, path)
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("area at %d: Open = %v, want ErrCorrupt naming the %s", c.off, err, c.want)
+		}
 	}
 }
 

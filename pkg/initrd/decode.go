@@ -37,6 +37,11 @@ type Limits struct {
 	// Window bounds the memory a compressed stream may ask its
 	// decompressor for: the xz dictionary and the zstd window.
 	Window int64
+	// Archives bounds the number of archives (each compressed stream,
+	// gzip member, zstd frame or uncompressed archive counts once), and
+	// so the decompressor set-ups that tiny streams could repeat, each
+	// allocating a dictionary.
+	Archives int
 }
 
 // DefaultLimits are the limits of Decode, generous for a whole initramfs
@@ -44,12 +49,12 @@ type Limits struct {
 // kernel unpacks them into RAM) and tens of thousands of entries. 128 MiB is the largest zstd window the kernel's
 // own initramfs decompressor accepts (lib/decompress_unzstd.c); xz -9 uses
 // a 64 MiB dictionary. Kept files (configs, keyfiles) are small.
-var DefaultLimits = Limits{Decompressed: 1 << 30, Kept: 64 << 20, Entries: 1 << 20, Window: 128 << 20}
+var DefaultLimits = Limits{Decompressed: 1 << 30, Kept: 64 << 20, Entries: 1 << 20, Window: 128 << 20, Archives: 64}
 
 // AreaLimits are the limits of DecodeArea. A CoreOS embed area holds a few
 // small files in at most a few MiB of compressed data; coreos-installer
 // writes it with xz preset 9, whose stream declares a 64 MiB dictionary.
-var AreaLimits = Limits{Decompressed: 64 << 20, Kept: 64 << 20, Entries: 4096, Window: 64 << 20}
+var AreaLimits = Limits{Decompressed: 64 << 20, Kept: 64 << 20, Entries: 4096, Window: 64 << 20, Archives: 16}
 
 // LimitError reports input that would exceed one of the Limits.
 type LimitError struct {
@@ -112,7 +117,9 @@ func Decode(r io.Reader, keep func(name string) bool) (Files, error) {
 // exceeds them wrap a *LimitError (and ErrLimit). A zero field means no
 // input is accepted that needs any of it.
 func DecodeLimits(r io.Reader, keep func(name string) bool, lim Limits) (Files, error) {
-	d := &decoder{files: Files{}, keep: keep, lim: lim}
+	// Each xz block allocates its whole dictionary; a budget of two
+	// windows bounds what a run of tiny streams can make it allocate.
+	d := &decoder{files: Files{}, keep: keep, lim: lim, dictBudget: 2 * lim.Window}
 	d.cr = &countingReader{r: r}
 	d.br = bufio.NewReaderSize(d.cr, 64<<10)
 	defer d.close()
@@ -150,6 +157,8 @@ type decoder struct {
 	decompressed int64 // bytes produced by decompressors so far
 	kept         int64 // data bytes of kept entries so far
 	entries      int
+	archives     int
+	dictBudget   int64 // xz dictionary bytes left to allocate
 }
 
 // limited counts the bytes read from a decompressor against
@@ -211,6 +220,9 @@ func (d *decoder) skipZeros() error {
 // byte.
 func (d *decoder) archive() error {
 	start := d.pos()
+	if d.archives++; d.archives > d.lim.Archives {
+		return fmt.Errorf("decode archive at offset %d: %w", start, &LimitError{What: "archives", Limit: int64(d.lim.Archives)})
+	}
 	magic, _ := d.br.Peek(6) // shorter at the end of the input
 	var magic32 uint32
 	if len(magic) >= 4 {
@@ -230,7 +242,7 @@ func (d *decoder) archive() error {
 		})
 	case bytes.Equal(magic, xzMagic):
 		return d.compressed("xz", start, func() (io.Reader, func() error, error) {
-			xr, err := newXZReader(d.br, start, d.lim.Window)
+			xr, err := newXZReader(d.br, start, d.lim.Window, &d.dictBudget)
 			return xr, nil, err
 		})
 	case magic32 == zstdFrameMagic:

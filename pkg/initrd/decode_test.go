@@ -106,7 +106,7 @@ func TestEncodeXZFormat(t *testing.T) {
 		t.Errorf("stream does not end with its footer: % x", a[len(a)-4:])
 	}
 	// Reading exactly one stream consumes all of it.
-	x, err := newXZReader(bytes.NewReader(a), 0, DefaultLimits.Window)
+	x, err := newXZReader(bytes.NewReader(a), 0, DefaultLimits.Window, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,7 +394,7 @@ func TestDecodeXZBlockHeaderSizes(t *testing.T) {
 	payload := newc(file("a", strings.Repeat("abc", 1000)))
 	plain := xzBytes(t, xz.WriterConfig{CheckSum: xz.CRC32}, payload)
 	// Rebuild the stream with sizes in the block header.
-	x, err := newXZReader(bytes.NewReader(plain), 0, DefaultLimits.Window)
+	x, err := newXZReader(bytes.NewReader(plain), 0, DefaultLimits.Window, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

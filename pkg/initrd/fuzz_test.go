@@ -199,7 +199,7 @@ func FuzzXZBlock(f *testing.F) {
 		hdr = binary.LittleEndian.AppendUint32(hdr, crc32.ChecksumIEEE(hdr))
 		s = append(s, hdr...)
 		s = append(s, rest...)
-		x, err := newXZReader(bytes.NewReader(s), 0, DefaultLimits.Window)
+		x, err := newXZReader(bytes.NewReader(s), 0, DefaultLimits.Window, nil)
 		if err != nil {
 			if c := flags[1]; c == 0 || c == 1 || c == 4 || c == 10 {
 				t.Fatalf("valid stream header rejected: %v", err)

@@ -106,7 +106,7 @@ func TestAreaBombs(t *testing.T) {
 func TestLimitExact(t *testing.T) {
 	arc := newc(file("a", "hello"))
 	z := zstdBytes(t, arc)
-	lim := Limits{Decompressed: int64(len(arc)), Kept: 5, Entries: 1, Window: 1 << 20}
+	lim := Limits{Decompressed: int64(len(arc)), Kept: 5, Entries: 1, Window: 1 << 20, Archives: 1}
 	if _, err := DecodeLimits(bytes.NewReader(z), nil, lim); err != nil {
 		t.Fatalf("at the limits: %v", err)
 	}
@@ -114,9 +114,9 @@ func TestLimitExact(t *testing.T) {
 		what string
 		lim  Limits
 	}{
-		{"decompressed bytes", Limits{Decompressed: int64(len(arc)) - 1, Kept: 5, Entries: 1, Window: 1 << 20}},
-		{"bytes of kept files", Limits{Decompressed: 1 << 20, Kept: 4, Entries: 1, Window: 1 << 20}},
-		{"archive entries", Limits{Decompressed: 1 << 20, Kept: 5, Entries: 0, Window: 1 << 20}},
+		{"decompressed bytes", Limits{Decompressed: int64(len(arc)) - 1, Kept: 5, Entries: 1, Window: 1 << 20, Archives: 1}},
+		{"bytes of kept files", Limits{Decompressed: 1 << 20, Kept: 4, Entries: 1, Window: 1 << 20, Archives: 1}},
+		{"archive entries", Limits{Decompressed: 1 << 20, Kept: 5, Entries: 0, Window: 1 << 20, Archives: 1}},
 	} {
 		_, err := DecodeLimits(bytes.NewReader(z), nil, c.lim)
 		wantLimit(t, err, c.what)
@@ -137,7 +137,7 @@ func TestEntryFlood(t *testing.T) {
 func TestWindowLimit(t *testing.T) {
 	arc := newc(file("a", strings.Repeat("x", 1000)))
 	x := xzBytes(t, xz.WriterConfig{CheckSum: xz.CRC32, DictCap: 8 << 20}, arc)
-	lim := Limits{Decompressed: 1 << 20, Kept: 1 << 20, Entries: 10, Window: 1 << 20}
+	lim := Limits{Decompressed: 1 << 20, Kept: 1 << 20, Entries: 10, Window: 1 << 20, Archives: 1}
 	if _, err := DecodeLimits(bytes.NewReader(x), nil, lim); err == nil {
 		t.Fatal("xz with an 8 MiB dictionary accepted under a 1 MiB window limit")
 	} else {
@@ -164,4 +164,26 @@ func TestQuoteName(t *testing.T) {
 	if len(long) > 300 || strings.ContainsRune(long, 0) {
 		t.Errorf("quoteName of 1139 NULs = %d bytes: %q", len(long), long)
 	}
+}
+
+// TestTinyStreams: many tiny compressed archives, each asking for a large
+// dictionary, stop at the archive limit (and the dictionary budget)
+// instead of allocating a dictionary each.
+func TestTinyStreams(t *testing.T) {
+	one := xzBytes(t, xz.WriterConfig{CheckSum: xz.CRC32, DictCap: 64 << 20}, newc())
+	var many []byte
+	for range 3000 {
+		many = append(many, one...)
+	}
+	start := time.Now()
+	_, err := DecodeArea(many)
+	wantLimit(t, err, "")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("3000 tiny streams took %v", d)
+	}
+	// The dictionary budget on its own.
+	lim := AreaLimits
+	lim.Archives = 1000
+	_, err = DecodeLimits(bytes.NewReader(many), nil, lim)
+	wantLimit(t, err, "dictionary")
 }

@@ -60,7 +60,8 @@ type xzReader struct {
 	uncompressed int64 // declared in the block header, or -1
 	produced     int64 // uncompressed bytes so far
 
-	maxDict int64 // largest dictionary a block may ask for
+	maxDict int64  // largest dictionary a block may ask for
+	budget  *int64 // dictionary bytes left for all blocks, nil for no bound
 }
 
 type byteSource interface {
@@ -69,8 +70,8 @@ type byteSource interface {
 }
 
 // newXZReader reads the stream header at offset pos of src.
-func newXZReader(src byteSource, pos, maxDict int64) (*xzReader, error) {
-	x := &xzReader{src: src, rd: src, pos: pos, maxDict: maxDict}
+func newXZReader(src byteSource, pos, maxDict int64, budget *int64) (*xzReader, error) {
+	x := &xzReader{src: src, rd: src, pos: pos, maxDict: maxDict, budget: budget}
 	var h [xzHeaderLen]byte
 	if err := x.readFull(h[:]); err != nil {
 		return nil, fmt.Errorf("read xz stream header: %w", noEOF(err))
@@ -219,6 +220,12 @@ func (x *xzReader) startBlock() error {
 	}
 	if dict > x.maxDict {
 		return fmt.Errorf("xz block header at offset %d: %w", start, &LimitError{What: "LZMA2 dictionary bytes", Limit: x.maxDict})
+	}
+	if x.budget != nil {
+		if *x.budget < dict {
+			return fmt.Errorf("xz block header at offset %d: %w", start, &LimitError{What: "LZMA2 dictionary bytes in all", Limit: 2 * x.maxDict})
+		}
+		*x.budget -= dict
 	}
 	x.blockStart, x.headerSize, x.produced = start, size, 0
 	x.hash, _ = x.newHash()
