@@ -154,7 +154,10 @@ func FuzzWrapRoundTrip(f *testing.F) {
 		net, err := WrapNetwork([]installer.Input{{Name: name, Data: key}})
 		if err != nil {
 			var fne *installer.FileNameError
-			if !errors.As(err, &fne) {
+			// No file system has names with a NUL; the archive writer
+			// refuses them.
+			nul := strings.ContainsRune(name, 0) && strings.Contains(err.Error(), "NUL")
+			if !errors.As(err, &fne) && !nul {
 				t.Fatalf("WrapNetwork(%q): %v", name, err)
 			}
 			return
