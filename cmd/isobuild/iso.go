@@ -331,7 +331,7 @@ func (s *streams) openImage(ctx context.Context, path string, mode imagefile.Mod
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	im, err := embed.Open(f, st.Size())
+	im, err := embed.Open(f.File, st.Size())
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
@@ -385,7 +385,7 @@ func modify(ctx context.Context, s *streams, path, dest string, plan func(*embed
 	}
 	var pending *output.Pending
 	if dest != "" && dest != output.Stdout {
-		if pending, err = output.Begin(ctx, dest, f, im.ISO.Size()); err != nil {
+		if pending, err = output.Begin(ctx, dest, f.File, im.ISO.Size()); err != nil {
 			return err
 		}
 		defer pending.Abort()

@@ -363,7 +363,6 @@ func (t *temp) finish(ctx context.Context, path string, place func(*temp, string
 			return fmt.Errorf("closing %s: %w", path, err)
 		}
 	}
-	syncDir(t.dir)
 	return nil
 }
 
@@ -447,15 +446,6 @@ func removeStale(dir string) {
 			os.Remove(name)
 		}
 		f.Close()
-	}
-}
-
-// syncDir makes a new name in dir durable. Errors are ignored: some
-// systems cannot open or sync a directory.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 }
 
