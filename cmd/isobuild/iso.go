@@ -38,7 +38,8 @@ An in-place edit is journaled: the original bytes go to
 rolls the edit back. If the process is killed outright, the next isobuild
 command that opens the image rolls it back. Commands lock the image (shared
 for reading, exclusive for editing); a second command waits up to 30s for
-the first (ISOBUILD_LOCK_TIMEOUT, e.g. 2m, changes that).`,
+the first (ISOBUILD_LOCK_TIMEOUT changes that: 2m waits longer, 0 not at
+all).`,
 	}
 	c.AddCommand(newISOCustomizeCmd(s), newISOIgnitionCmd(s), newISOKargsCmd(s), newISONetworkCmd(s), newISOResetCmd(s), newISOExtractCmd(s))
 	return c

@@ -65,7 +65,11 @@ type LockedError struct {
 }
 
 func (e *LockedError) Error() string {
-	return fmt.Sprintf("%s is in use by another process (an isobuild command editing or reading it); gave up after waiting %v", e.Path, e.Wait)
+	waited := "did not wait"
+	if e.Wait > 0 {
+		waited = fmt.Sprintf("gave up after waiting %v", e.Wait)
+	}
+	return fmt.Sprintf("%s is locked by another process (another isobuild command editing or reading it, or a program holding a lock on it); %s: try again once it has finished, or allow a longer wait with ISOBUILD_LOCK_TIMEOUT (e.g. 2m)", e.Path, waited)
 }
 
 // File is an image opened by Open. It holds its lock until Close.
