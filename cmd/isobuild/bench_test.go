@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/isobuild/isobuild/internal/fixture"
 	"github.com/isobuild/isobuild/internal/testiso"
 )
 
@@ -129,9 +130,16 @@ func TestMain(m *testing.M) {
 	if os.Getenv("ISOBUILD_TEST_RUN_MAIN") == "1" {
 		main()
 	}
-	code := m.Run()
+	fixture.Main(benchCleanup{m})
+}
+
+// benchCleanup runs the tests, then removes the benchmark image.
+type benchCleanup struct{ m *testing.M }
+
+func (b benchCleanup) Run() int {
+	code := b.m.Run()
 	if benchISO != "" {
 		os.RemoveAll(filepath.Dir(benchISO))
 	}
-	os.Exit(code)
+	return code
 }

@@ -56,6 +56,9 @@ type buildOptions struct {
 	butane, ignition, filesDir string
 	destButane                 []string
 	strict, force, quiet       bool
+	liveStorage                bool
+	skipSpecCheck              bool
+	variants                   butaneVariants // Butane variant by path, for checkSpecs (speccheck.go)
 	kargs                      embed.KargsEdit
 	install                    installFlags
 	out                        string
@@ -83,6 +86,8 @@ func newBuildCmd(s *streams) *cobra.Command {
 	f.StringArrayVar(&o.kargs.Replace, "karg-replace", nil, "replace live kernel argument `KEY=OLD=NEW` (repeatable)")
 	f.StringArrayVar(&o.destButane, "dest-butane", nil, "install with Butane config `FILE`, translated like --butane (repeatable; merged with --dest-ignition configs)")
 	o.install.add(f, false)
+	f.BoolVar(&o.liveStorage, "live-storage", false, "allow a --butane/--ignition config that partitions, formats or encrypts disks (it runs on every boot of the media)")
+	f.BoolVar(&o.skipSpecCheck, "skip-spec-check", false, "embed configs of an Ignition spec version newer than the base image's build date suggests its Ignition reads")
 	f.BoolVarP(&o.force, "force", "f", false, "replace the customizations of an already customized ISO")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "do not print the summary of what was written")
 	addOutput(f, &o.out, "write the new ISO to `PATH` (must not exist) or - for stdout (required)")
@@ -114,11 +119,23 @@ func runBuild(ctx context.Context, s *streams, o buildOptions, isoPath string) e
 	var warnings []installer.Warning
 	err := modify(ctx, s, isoPath, o.out, func(im *embed.Image) (embed.Changes, error) {
 		var err error
+		o.variants = butaneVariants{}
 		if config, install, err = buildInputs(ctx, s, o); err != nil {
+			return embed.Changes{}, err
+		}
+		if err := checkInstallIntent(o, install); err != nil {
+			return embed.Changes{}, err
+		}
+		if err := checkLiveStorage(o, config); err != nil {
 			return embed.Changes{}, err
 		}
 		custom := embed.Customization{Install: install, Kargs: o.kargs, Force: o.force, ResetKargs: true}
 		c, w, err := im.Customize(custom)
+		if err == nil {
+			// After the engine's checks: an option the image cannot
+			// take at all is the first thing to fix.
+			err = checkSpecs(im, o, config, install)
+		}
 		result, warnings = c, w
 		return c, err
 	})
@@ -214,9 +231,17 @@ func loadConfig(ctx context.Context, s *streams, o buildOptions) (*installer.Inp
 func translate(s *streams, path string, src []byte, o buildOptions) ([]byte, error) {
 	ign, report, err := butane.Translate(displayName(path), src, butane.Options{FilesDir: o.filesDir, Strict: o.strict})
 	if err != nil {
+		if looksLikeIgnition(src) {
+			option := "--butane"
+			if path != o.butane {
+				option = "--dest-butane"
+			}
+			err = hintedError{err, ignitionGivenAsButane(option, displayName(path))}
+		}
 		return nil, err
 	}
 	printReport(s.err, report.String())
+	o.variants.note(path, src)
 	return ign, nil
 }
 

@@ -56,6 +56,16 @@ const (
 var errorRules = []errorRule{
 	{match: is(embed.ErrUnrecognized), compat: text("Unrecognized CoreOS ISO image."),
 		hint: "use a Fedora CoreOS, RHCOS or SCOS live ISO (one with images/ignition.img or coreos/igninfo.json)"},
+	{match: func(err error) bool {
+		fe, ok := err.(*iso.FormatError)
+		return ok && errors.Is(fe, iso.ErrNotISO)
+	}, compat: func(err error) string {
+		fe := err.(*iso.FormatError)
+		if errors.Is(fe, io.ErrUnexpectedEOF) {
+			return fmt.Sprintf("not an ISO 9660 image: too short to hold a volume descriptor at offset %d (sector %d)", fe.Offset, fe.Offset/iso.SectorSize)
+		}
+		return fmt.Sprintf("not an ISO 9660 image: no CD001 signature (unknown descriptor ID) at offset %d (sector %d)", fe.Offset, fe.Offset/iso.SectorSize)
+	}},
 	{match: is(iso.ErrIncomplete), compat: text("ISO image is incomplete"),
 		hint: "the file is shorter than its ISO9660 header says: was the download or copy cut short?"},
 	{match: is(embed.ErrHasConfig), compat: text("This ISO image already has an embedded Ignition config; use -f to force."), hint: forceHint},
@@ -125,6 +135,9 @@ var errorRules = []errorRule{
 func describe(err error) (msg, hint string) {
 	msg = err.Error()
 	walk(err, func(e error) {
+		if h, ok := e.(hintedError); ok && hint == "" {
+			hint = h.hint
+		}
 		for _, r := range errorRules {
 			if !r.match(e) {
 				continue

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/isobuild/isobuild/pkg/embed"
@@ -60,6 +62,9 @@ func newISOCustomizeCmd(s *streams) *cobra.Command {
 			})
 			if err == nil {
 				printWarnings(s.err, true, warnings)
+				if w := devicePathWarning(opts.DestDevice); w != "" {
+					fmt.Fprintln(s.err, w)
+				}
 			}
 			return err
 		},

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -334,10 +336,41 @@ func (s *streams) openImage(ctx context.Context, path string, mode imagefile.Mod
 	}
 	im, err := embed.Open(f.File, st.Size())
 	if err != nil {
+		if errors.Is(err, iso.ErrNotISO) {
+			err = hintedError{err, notISOHint(f.File)}
+		}
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return f, im, nil
+}
+
+// notISOHint says what a file that is not an ISO 9660 image seems to be,
+// from its first bytes, and what to give isobuild instead.
+func notISOHint(r io.ReaderAt) string {
+	head := make([]byte, 520)
+	n, _ := r.ReadAt(head, 0)
+	head = head[:n]
+	kind := ""
+	switch {
+	case bytes.HasPrefix(head, []byte("\xfd7zXZ\x00")):
+		kind = "an xz-compressed file: decompress it first (xz -dk FILE)"
+	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+		kind = "a gzip-compressed file: decompress it first (gunzip -k FILE)"
+	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		kind = "a zstd-compressed file: decompress it first (zstd -d FILE)"
+	case bytes.HasPrefix(head, []byte("QFI\xfb")):
+		kind = "a qcow2 disk image, not a live ISO"
+	case len(head) >= 520 && string(head[512:520]) == "EFI PART":
+		kind = "a partitioned disk image (such as a metal.raw), not a live ISO"
+	case len(head) == 0:
+		kind = "empty (an interrupted download?)"
+	}
+	hint := "isobuild takes a CoreOS live ISO, such as fedora-coreos-VERSION-live-iso.x86_64.iso (see README: Where to get a base image)"
+	if kind != "" {
+		hint = "the file is " + kind + "; " + hint
+	}
+	return hint
 }
 
 // lockTimeoutEnv names the environment variable that sets how long a

@@ -87,6 +87,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitInterrupted
 	}
 	msg, hint := describe(err)
+	if h := streams.configHint(err); h != "" {
+		hint = h
+	}
 	fmt.Fprintf(stderr, "isobuild: error: %s\n", printable(msg))
 	if hint != "" {
 		fmt.Fprintf(stderr, "isobuild: hint: %s\n", hint)

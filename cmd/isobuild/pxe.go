@@ -82,16 +82,24 @@ passes the kernel arguments ignition.firstboot ignition.platform.id=metal.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			printWarnings(s.err, true, res.Warnings)
-			if res.KernelArgs != "" {
-				fmt.Fprintf(s.err, pxeKargsNotice, res.KernelArgs)
-			}
 			// The input, unchanged, with the customization appended.
 			img := overlay.New(in, st.Size())
 			if _, err := img.Append(bytes.NewReader(res.Archive), int64(len(res.Archive))); err != nil {
 				return err
 			}
-			return output.Write(ctx, out, s.stdout, img)
+			if err := output.Write(ctx, out, s.stdout, img); err != nil {
+				return err
+			}
+			// Notices such as "will install without confirmation" are
+			// about the written file: a failed command prints none.
+			printWarnings(s.err, true, res.Warnings)
+			if w := devicePathWarning(opts.DestDevice); w != "" {
+				fmt.Fprintln(s.err, w)
+			}
+			if res.KernelArgs != "" {
+				fmt.Fprintf(s.err, pxeKargsNotice, res.KernelArgs)
+			}
+			return nil
 		},
 	}
 	f.add(c.Flags(), true)

@@ -47,15 +47,20 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) (*cobra.Command, *stream
 		Example:       rootExample,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// The text comes from the build info when --version is given.
+		Version: "set by the template",
 	}
+	root.SetVersionTemplate("{{isobuildVersion}}")
+	root.Flags().BoolP("version", "v", false, "print the version of isobuild and its libraries (as 'isobuild version')")
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
-	})
+	root.SetFlagErrorFunc(flagError)
 	io := &streams{in: stdin, out: &checkedWriter{w: stdout}, stdout: stdout, err: stderr}
-	root.AddCommand(newBuildCmd(io), newInspectCmd(io), newISOCmd(io), newPXECmd(io), newDevCmd(io))
+	root.AddCommand(newBuildCmd(io), newButaneCmd(io), newInspectCmd(io), newISOCmd(io), newPXECmd(io), newDevCmd(io), newVersionCmd(io))
+	root.SetHelpCommand(newHelpCmd())
+	strictCommands(root)
+	addExamples(root)
 	return root, io
 }
 
@@ -71,6 +76,8 @@ type streams struct {
 	err    io.Writer
 	// stdinBy names the option that consumed stdin, if any.
 	stdinBy string
+	// seen holds the start of each input read, by name, for hints.
+	seen map[string][]byte
 }
 
 // exactArgs is cobra.ExactArgs with a usage error.
@@ -102,12 +109,14 @@ func (s *streams) readInput(ctx context.Context, what, path string) ([]byte, err
 		if err != nil {
 			return nil, fmt.Errorf("%s: reading standard input: %w", what, err)
 		}
+		s.remember("<stdin>", b)
 		return b, nil
 	}
 	b, err := readFile(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
+	s.remember(path, b)
 	return b, nil
 }
 

@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !darwin && !windows
 
 package output
 
@@ -6,8 +6,8 @@ import "os"
 
 // renameNoReplace moves oldpath to newpath unless newpath exists: a hard
 // link fails when newpath exists, and removing oldpath then completes the
-// move. (Linux uses renameat2(RENAME_NOREPLACE), which also works where
-// there are no hard links.)
+// move. (Linux, macOS and Windows have a rename that refuses to replace,
+// which also works where there are no hard links; see rename_*.go.)
 func renameNoReplace(oldpath, newpath string) error {
 	if err := os.Link(oldpath, newpath); err != nil {
 		return err

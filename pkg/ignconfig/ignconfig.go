@@ -34,6 +34,7 @@ import (
 	v3_4 "github.com/coreos/ignition/v2/config/v3_4"
 	v3_5 "github.com/coreos/ignition/v2/config/v3_5"
 	v3_6exp "github.com/coreos/ignition/v2/config/v3_6_experimental"
+	typesexp "github.com/coreos/ignition/v2/config/v3_6_experimental/types"
 )
 
 var (
@@ -73,6 +74,9 @@ type Config struct {
 
 	// typed is the config as the types of its own spec version.
 	typed any
+	// latest is the config translated to the newest spec version the
+	// library knows, as config.Parse returns it; Summary reads it.
+	latest typesexp.Config
 }
 
 // Parse parses raw as an Ignition config of any spec version the library
@@ -93,8 +97,8 @@ func Parse(name string, raw []byte) (*Config, error) {
 	}
 	// config.Parse validates the config at its own version (the report
 	// positions refer to raw) and then translates it up to the newest
-	// version; only the report and the error are used here.
-	_, rpt, err := config.Parse(raw)
+	// version; the translated config is kept for Summary.
+	translated, rpt, err := config.Parse(raw)
 	var problems, warnings []string
 	for _, e := range rpt.Entries {
 		line, col := e.Marker.Start()
@@ -133,7 +137,7 @@ func Parse(name string, raw []byte) (*Config, error) {
 		return nil, &ParseError{Name: name, Problem: strings.Join(problems, "; "), Err: ErrInvalid}
 	}
 
-	c := &Config{Raw: raw, Warnings: warnings}
+	c := &Config{Raw: raw, Warnings: warnings, latest: translated}
 	var stub versionStub
 	if err := json.Unmarshal(raw, &stub); err != nil {
 		return nil, &ParseError{Name: name, Problem: err.Error(), Err: ErrInvalid}

@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/isobuild/isobuild/internal/fixture"
+	"github.com/isobuild/isobuild/pkg/ignconfig"
 )
 
 // FuzzParseFeatures checks features.json decoding: input that is not JSON
@@ -199,6 +200,125 @@ func FuzzInstallerConfig(f *testing.F) {
 		}
 		if !found {
 			t.Fatalf("live config %s lacks the installer config", live)
+		}
+	})
+}
+
+// describeSeeds are live configs from Build (all options, a single
+// destination config, hooks only), the plain configs of the fixtures, and
+// hand-made configs with remote, broken and compressed resources.
+func describeSeeds(f *testing.F) [][]byte {
+	in := func(name string) Input {
+		return Input{Name: name, Data: readCustomize(f, name)}
+	}
+	var seeds [][]byte
+	for _, o := range []Options{
+		{
+			DestIgnition: []Input{in("dest.ign"), in("dest-2.ign")}, DestDevice: "/dev/vda",
+			DestConsole:    []Console{{Device: "ttyS0", Speed: 115200, Parity: 'n', Bits: 8}},
+			DestKargAppend: []string{"dest-karg"}, DestKargDelete: []string{"quiet"},
+			IgnitionCA: []Input{in("cert.pem")}, PreInstall: []Input{in("pre-install-1")}, PostInstall: []Input{in("post-install-1")},
+			InstallerConfig: []Input{in("install-1.conf")}, LiveIgnition: []Input{in("live.ign")},
+		},
+		{DestIgnition: []Input{in("dest.ign")}, DestDevice: "/dev/sda"},
+		{PreInstall: []Input{in("pre-install-2")}},
+	} {
+		r, err := Build(o, Features{InstallerConfig: true, InstallerConfigDirectives: map[string]bool{"console": true}})
+		if err != nil {
+			f.Fatal(err)
+		}
+		seeds = append(seeds, r.Files[ConfigMember])
+	}
+	for _, name := range []string{"live.ign", "dest-2.ign"} {
+		seeds = append(seeds, readCustomize(f, name))
+	}
+	return append(seeds,
+		[]byte(`{"ignition":{"version":"3.4.0","config":{"replace":{"source":"https://example.com/x.ign"}}},"storage":{"files":[{"path":"/etc/coreos/installer.d/a","contents":{"source":"data:,dest-device%3A%20%2Fdev%2Fsda"}},{"path":"/etc/coreos/installer.d/b","append":[{"source":"data:,ignition-file%3A%20%2Fd"}]},{"path":"/d","contents":{"source":"data:,%7B%7D"}}]}}`),
+		[]byte(`{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"/etc/coreos/installer.d/x","contents":{"compression":"gzip","source":"data:,x"}}]}}`),
+		[]byte(`{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"/usr/local/bin/post-install-x"}]},"systemd":{"units":[{"name":"post-install-x.service"}]}}`),
+		[]byte(`{"ignition":{"version":"3.0.0"}`),
+		[]byte(`{}`),
+	)
+}
+
+// FuzzDescribe checks that Describe never panics and that its errors are
+// a ParseError exactly when ignconfig.Parse refuses the input, and
+// otherwise name what failed to decode. A description keeps the
+// installer's rules: the configs are under InstallerConfigDir in name
+// order, the destination device is the last one set, every hook has its
+// unit, and the decoded bytes stay within MaxDecoded.
+func FuzzDescribe(f *testing.F) {
+	for _, s := range describeSeeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		d, err := Describe(raw)
+		_, perr := ignconfig.Parse(ConfigMember, raw)
+		if err != nil {
+			if d != nil {
+				t.Fatal("Describe returned a description with an error")
+			}
+			var pe *ignconfig.ParseError
+			switch {
+			case perr != nil:
+				if !errors.As(err, &pe) {
+					t.Fatalf("Describe: %v, want the ParseError %v", err, perr)
+				}
+			case !strings.HasPrefix(err.Error(), "decoding "):
+				t.Fatalf("Describe of a valid config: %v", err)
+			}
+			return
+		}
+		if perr != nil {
+			t.Fatalf("Describe accepted a config that Parse refuses: %v", perr)
+		}
+		if d.Live == nil {
+			t.Fatal("no live config")
+		}
+		total := 0
+		for _, l := range d.LiveConfigs {
+			total += len(l.Data)
+			if !l.Inline && (l.Data != nil || l.Config != nil) {
+				t.Fatalf("remote config with data: %+v", l)
+			}
+		}
+		for _, h := range d.Hooks {
+			if h.Unit != h.Kind+"-install-"+h.Name+".service" || h.Path != HookDir+h.Kind+"-install-"+h.Name {
+				t.Fatalf("hook %+v", h)
+			}
+		}
+		if in := d.Install; in != nil {
+			if len(in.Configs) == 0 {
+				t.Fatal("install without installer configs")
+			}
+			device := ""
+			for i, c := range in.Configs {
+				if !strings.HasPrefix(c.Path, InstallerConfigDir) || (i > 0 && in.Configs[i-1].Path >= c.Path) {
+					t.Fatalf("installer configs out of order: %q after %q", c.Path, in.Configs[max(i-1, 0)].Path)
+				}
+				if (c.Settings == nil) != (c.Err != nil || c.Remote != "") {
+					t.Fatalf("installer config %+v", c)
+				}
+				if c.Settings != nil && c.Settings.DestDevice != "" {
+					device = c.Settings.DestDevice
+				}
+				total += len(c.Text)
+			}
+			if in.DestDevice != device {
+				t.Fatalf("DestDevice %q, want the last one set, %q", in.DestDevice, device)
+			}
+			if in.Dest != nil {
+				total += len(in.Dest.Data)
+				for _, m := range in.Dest.Merged {
+					total += len(m.Data)
+				}
+				if in.Dest.Path != in.IgnitionFile || (in.Dest.Wrapper && len(in.Dest.Merged) == 0) {
+					t.Fatalf("dest %+v", in.Dest)
+				}
+			}
+		}
+		if total > MaxDecoded {
+			t.Fatalf("%d bytes decoded", total)
 		}
 	})
 }

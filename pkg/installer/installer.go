@@ -317,34 +317,6 @@ type installerConfig struct {
 	DestDevice   string   `yaml:"dest-device,omitempty"`
 }
 
-// userInstallerConfig is the schema user installer configs must fit: every
-// key the installer understands, and no other.
-type userInstallerConfig struct {
-	Stream          string   `yaml:"stream"`
-	ImageURL        string   `yaml:"image-url"`
-	ImageFile       string   `yaml:"image-file"`
-	IgnitionFile    string   `yaml:"ignition-file"`
-	IgnitionURL     string   `yaml:"ignition-url"`
-	IgnitionHash    string   `yaml:"ignition-hash"`
-	Architecture    string   `yaml:"architecture"`
-	Platform        string   `yaml:"platform"`
-	Console         []string `yaml:"console"`
-	AppendKarg      []string `yaml:"append-karg"`
-	DeleteKarg      []string `yaml:"delete-karg"`
-	CopyNetwork     bool     `yaml:"copy-network"`
-	NetworkDir      string   `yaml:"network-dir"`
-	SavePartlabel   []string `yaml:"save-partlabel"`
-	SavePartindex   []string `yaml:"save-partindex"`
-	Offline         bool     `yaml:"offline"`
-	Insecure        bool     `yaml:"insecure"`
-	InsecureIgn     bool     `yaml:"insecure-ignition"`
-	StreamBaseURL   string   `yaml:"stream-base-url"`
-	PreserveOnError bool     `yaml:"preserve-on-error"`
-	FetchRetries    string   `yaml:"fetch-retries"`
-	SecureIPL       bool     `yaml:"secure-ipl"`
-	DestDevice      string   `yaml:"dest-device"`
-}
-
 // builder holds the state of one Build.
 type builder struct {
 	o        Options
@@ -810,15 +782,15 @@ func hookUnit(generator, kind, name string) string {
 
 // checkInstallerConfig parses data as a YAML installer config whose keys
 // the installer knows.
-func checkInstallerConfig(data []byte) (*userInstallerConfig, error) {
+func checkInstallerConfig(data []byte) (*InstallerSettings, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	var cfg userInstallerConfig
+	var cfg InstallerSettings
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 		// The decoder names the Go type it decodes into, which means
 		// nothing to the user.
-		msg := strings.ReplaceAll(err.Error(), " in type installer.userInstallerConfig", "")
-		msg = strings.ReplaceAll(msg, "into installer.userInstallerConfig", "into the installer config (a mapping of option names to values)")
+		msg := strings.ReplaceAll(err.Error(), " in type installer.InstallerSettings", "")
+		msg = strings.ReplaceAll(msg, "into installer.InstallerSettings", "into the installer config (a mapping of option names to values)")
 		return nil, errors.New(msg)
 	}
 	return &cfg, nil

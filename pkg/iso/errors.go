@@ -22,6 +22,19 @@ func (notFoundError) Is(target error) bool { return target == fs.ErrNotExist }
 // in its primary volume descriptor (typically a truncated download).
 var ErrIncomplete = errors.New("image is shorter than its ISO 9660 volume size")
 
+// ErrNotISO is matched (errors.Is) by the error Open returns for a file
+// that is not an ISO 9660 image at all: it is too short to hold the first
+// volume descriptor, or that descriptor lacks the CD001 signature. The
+// error is a *FormatError at offset 32768 (sector 16).
+var ErrNotISO = errors.New("not an ISO 9660 image")
+
+// notISOError is the cause in that FormatError: it matches both ErrNotISO
+// and the specific problem.
+type notISOError struct{ err error }
+
+func (e notISOError) Error() string   { return ErrNotISO.Error() + ": " + e.err.Error() }
+func (e notISOError) Unwrap() []error { return []error{ErrNotISO, e.err} }
+
 // Causes wrapped in FormatError.
 var (
 	errUnknownID         = errors.New("unknown descriptor ID")

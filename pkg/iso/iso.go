@@ -85,11 +85,19 @@ func Open(r io.ReaderAt, size int64) (*Image, error) {
 	im := &Image{r: r, size: size, primary: -1}
 	buf := make([]byte, SectorSize)
 	for off := int64(firstDescriptorSector * SectorSize); ; off += SectorSize {
+		first := off == firstDescriptorSector*SectorSize
 		if err := im.readAt(buf, off); err != nil {
+			if first {
+				err = notISOError{err}
+			}
 			return nil, &FormatError{Offset: off, What: "volume descriptor", Err: err}
 		}
 		if string(buf[1:6]) != "CD001" {
-			return nil, &FormatError{Offset: off, What: "volume descriptor", Err: errUnknownID}
+			err := errUnknownID
+			if first {
+				err = notISOError{fmt.Errorf("no CD001 signature (%w)", errUnknownID)}
+			}
+			return nil, &FormatError{Offset: off, What: "volume descriptor", Err: err}
 		}
 		if buf[6] != 1 {
 			return nil, &FormatError{Offset: off, What: "volume descriptor", Err: errUnknownVersion}

@@ -748,3 +748,29 @@ func TestCorruptEveryDirectoryByte(t *testing.T) {
 		data[off] = orig
 	}
 }
+
+func TestOpenNotISO(t *testing.T) {
+	syn := make([]byte, 40<<10)
+	copy(syn[32769:], "CD001")
+	for _, tc := range []struct {
+		name string
+		data []byte
+		not  bool
+	}{
+		{"empty", nil, true},
+		{"short", []byte("hello\n"), true},
+		{"zeros", make([]byte, 40<<10), true},
+		{"later descriptor", syn, false},
+	} {
+		_, err := iso.Open(bytes.NewReader(tc.data), int64(len(tc.data)))
+		if err == nil {
+			t.Fatalf("%s: Open succeeded", tc.name)
+		}
+		if got := errors.Is(err, iso.ErrNotISO); got != tc.not {
+			t.Errorf("%s: errors.Is(%v, ErrNotISO) = %v, want %v", tc.name, err, got, tc.not)
+		}
+		if tc.not && !strings.Contains(err.Error(), "not an ISO 9660 image") {
+			t.Errorf("%s: %v does not say it is not an ISO 9660 image", tc.name, err)
+		}
+	}
+}

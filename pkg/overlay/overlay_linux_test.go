@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/isobuild/isobuild/internal/fixture"
 )
 
 // cfrCall is one recorded copy_file_range call.
@@ -114,7 +116,7 @@ func checkAligned(t *testing.T, dir string, im *Image, pre, bsize, p0 int64) {
 	}
 	n, err := im.WriteTo(dst)
 	if len(*calls) > 0 && (*calls)[0].err != nil {
-		t.Skipf("copy_file_range does not work here: %v", (*calls)[0].err)
+		fixture.Skipf(t, "copy_file_range does not work here: %v", (*calls)[0].err)
 	}
 	if err != nil || n != im.Size() {
 		t.Fatalf("WriteTo = %d, %v; want %d", n, err, im.Size())

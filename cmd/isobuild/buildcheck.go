@@ -1,0 +1,132 @@
+package main
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/isobuild/isobuild/pkg/ignconfig"
+	"github.com/isobuild/isobuild/pkg/installer"
+)
+
+// The checks in this file catch the mistakes that turn an installer image
+// into something else without a word: they apply to "isobuild build" only;
+// the coreos-installer-compatible commands accept what coreos-installer
+// accepts and at most warn.
+
+// checkInstallIntent refuses a build whose options install to a disk
+// without a config for the installed system. The live config (--butane,
+// --ignition) configures the installer's own live environment; a user who
+// adds --dest-device to the headline command almost certainly meant it for
+// the installed system, which would then boot with no config at all.
+func checkInstallIntent(o buildOptions, install installer.Options) error {
+	dev := install.DestDevice
+	if dev == "" {
+		return nil
+	}
+	if err := checkDevicePath(dev); err != nil {
+		return err
+	}
+	if len(install.DestIgnition) > 0 || installerConfigSetsIgnition(install.InstallerConfig) {
+		return nil
+	}
+	live := "no config at all"
+	switch {
+	case o.butane != "":
+		live = fmt.Sprintf("--butane %s configures the live installer environment only", displayName(o.butane))
+	case o.ignition != "":
+		live = fmt.Sprintf("--ignition %s configures the live installer environment only", displayName(o.ignition))
+	}
+	hint := "give the installed system's config with --dest-butane FILE (or --dest-ignition FILE)"
+	if o.butane != "" {
+		hint = fmt.Sprintf("if %s is meant for the installed system, pass it as --dest-butane %s instead of --butane; keep --butane only for settings of the live installer", displayName(o.butane), o.butane)
+	}
+	return usageHint(hint, "--dest-device %s installs to disk, but there is no config for the installed system (--dest-butane or --dest-ignition): %s, so the installed system would boot unconfigured", dev, live)
+}
+
+// checkDevicePath refuses a device that is not an absolute path, such as
+// "nvme0n1": the installer would look for it in its working directory.
+func checkDevicePath(dev string) error {
+	if strings.HasPrefix(dev, "/") {
+		return nil
+	}
+	return usageHint(devicePathHint(dev), "--dest-device %s is not a device path", dev)
+}
+
+// devicePathWarning is checkDevicePath's finding for the compatible
+// commands, which accept the device as coreos-installer does; empty when
+// the path is absolute.
+func devicePathWarning(dev string) string {
+	if dev == "" || strings.HasPrefix(dev, "/") {
+		return ""
+	}
+	return fmt.Sprintf("Warning: --dest-device %s is not a device path; the installer will fail to find it. %s.", dev, strings.ToUpper(devicePathHint(dev)[:1])+devicePathHint(dev)[1:])
+}
+
+func devicePathHint(dev string) string {
+	return fmt.Sprintf("did you mean /dev/%s? Stable names such as /dev/disk/by-id/... survive disk reordering", path.Clean(dev))
+}
+
+// installerConfigSetsIgnition reports whether an installer config names
+// the installed system's config itself (ignition-file or ignition-url).
+// A config that does not parse is left to the engine, which reports it.
+func installerConfigSetsIgnition(configs []installer.Input) bool {
+	for _, in := range configs {
+		var keys map[string]any
+		if in.Err != nil || yaml.Unmarshal(in.Data, &keys) != nil {
+			continue
+		}
+		if keys["ignition-file"] != nil || keys["ignition-url"] != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// checkLiveStorage refuses a live config that partitions, formats or
+// encrypts block devices, unless --live-storage is given: the live config
+// runs on every boot of the installer media, so such a config wipes the
+// disks of every machine the stick is plugged into. Such configs are
+// nearly always meant for the installed system (--dest-butane).
+func checkLiveStorage(o buildOptions, config *installer.Input) error {
+	if config == nil || o.liveStorage {
+		return nil
+	}
+	cfg, err := ignconfig.Parse(config.Name, config.Data)
+	if err != nil {
+		// The engine validates the config and reports the problem.
+		return nil
+	}
+	sum := cfg.Summary()
+	if !sum.Storage() {
+		return nil
+	}
+	var what []string
+	for _, part := range []struct {
+		key   string
+		items []string
+	}{
+		{"storage.disks", sum.Disks}, {"storage.raid", sum.RAID}, {"storage.luks", sum.LUKS}, {"storage.filesystems", sum.Filesystems},
+	} {
+		if len(part.items) > 0 {
+			what = append(what, part.key+": "+strings.Join(clip(part.items, 3), ", "))
+		}
+	}
+	option, file := "--ignition", o.ignition
+	dest := "--dest-ignition"
+	if o.butane != "" {
+		option, file, dest = "--butane", o.butane, "--dest-butane"
+	}
+	hint := fmt.Sprintf("if this config is for the installed system, pass it as %s %s together with --dest-device; if the live system really must change these disks on every boot, add --live-storage", dest, file)
+	return usageHint(hint, "%s %s changes disks in the live system, which runs it on every boot of the installer media (%s)", option, displayName(file), strings.Join(what, "; "))
+}
+
+// clip returns at most n items, the last one saying how many were left out.
+func clip(items []string, n int) []string {
+	if len(items) <= n {
+		return items
+	}
+	return append(items[:n:n], fmt.Sprintf("and %d more", len(items)-n))
+}
