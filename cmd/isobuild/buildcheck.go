@@ -24,12 +24,18 @@ import (
 func checkInstallIntent(o buildOptions, install installer.Options) error {
 	dev := install.DestDevice
 	if dev == "" {
+		if len(install.DestIgnition) > 0 && !installerConfigSets(install.InstallerConfig, "dest-device") {
+			// The installer would start at every boot and fail for
+			// lack of a disk (the compatible commands only warn).
+			return usageHint("add --dest-device with the disk to install to, such as /dev/disk/by-id/nvme-… (or /dev/sda); or set dest-device in an --installer-config",
+				"a config for the installed system (%s) but no disk to install to: the installer would start at boot and fail", destNames(install))
+		}
 		return nil
 	}
 	if err := checkDevicePath(dev); err != nil {
 		return err
 	}
-	if len(install.DestIgnition) > 0 || installerConfigSetsIgnition(install.InstallerConfig) {
+	if len(install.DestIgnition) > 0 || installerConfigSets(install.InstallerConfig, "ignition-file", "ignition-url") {
 		return nil
 	}
 	live := "no config at all"
@@ -69,20 +75,32 @@ func devicePathHint(dev string) string {
 	return fmt.Sprintf("did you mean /dev/%s? Stable names such as /dev/disk/by-id/... survive disk reordering", path.Clean(dev))
 }
 
-// installerConfigSetsIgnition reports whether an installer config names
-// the installed system's config itself (ignition-file or ignition-url).
-// A config that does not parse is left to the engine, which reports it.
-func installerConfigSetsIgnition(configs []installer.Input) bool {
+// installerConfigSets reports whether an installer config sets one of
+// keys, such as ignition-file or ignition-url (the installed system's
+// config) or dest-device. A config that does not parse is left to the
+// engine, which reports it.
+func installerConfigSets(configs []installer.Input, keys ...string) bool {
 	for _, in := range configs {
-		var keys map[string]any
-		if in.Err != nil || yaml.Unmarshal(in.Data, &keys) != nil {
+		var set map[string]any
+		if in.Err != nil || yaml.Unmarshal(in.Data, &set) != nil {
 			continue
 		}
-		if keys["ignition-file"] != nil || keys["ignition-url"] != nil {
-			return true
+		for _, k := range keys {
+			if set[k] != nil {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// destNames lists the destination configs of a build for a message.
+func destNames(install installer.Options) string {
+	var names []string
+	for _, d := range install.DestIgnition {
+		names = append(names, d.Name)
+	}
+	return strings.Join(clip(names, 3), ", ")
 }
 
 // checkLiveStorage refuses a live config that partitions, formats or
@@ -120,7 +138,7 @@ func checkLiveStorage(o buildOptions, config *installer.Input) error {
 		option, file, dest = "--butane", o.butane, "--dest-butane"
 	}
 	hint := fmt.Sprintf("if this config is for the installed system, pass it as %s %s together with --dest-device; if the live system really must change these disks on every boot, add --live-storage", dest, file)
-	return usageHint(hint, "%s %s changes disks in the live system, which runs it on every boot of the installer media (%s)", option, displayName(file), strings.Join(what, "; "))
+	return usageHint(hint, "%s %s changes disks in the live system, which runs it on every boot of the media, on whatever machine it boots (%s)", option, displayName(file), strings.Join(what, "; "))
 }
 
 // clip returns at most n items, the last one saying how many were left out.

@@ -4,22 +4,29 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/isobuild/isobuild/pkg/ignconfig"
 )
 
-// remember keeps the first bytes of an input read under name, so that an
-// error about the input can say what the file looks like.
-func (s *streams) remember(name string, data []byte) {
+// seenInput is the start of an input and the option that read it.
+type seenInput struct {
+	option string
+	data   []byte
+}
+
+// remember keeps the first bytes of an input read under name by option, so
+// that an error about the input can say what the file looks like.
+func (s *streams) remember(name, option string, data []byte) {
 	if s.seen == nil {
-		s.seen = map[string][]byte{}
+		s.seen = map[string]seenInput{}
 	}
 	if len(data) > 64<<10 {
 		data = data[:64<<10]
 	}
-	s.seen[name] = data
+	s.seen[name] = seenInput{option, data}
 }
 
 // configHint returns a hint for an Ignition error about a file that is a
@@ -29,11 +36,26 @@ func (s *streams) configHint(err error) string {
 	if !errors.As(err, &pe) || !errors.Is(err, ignconfig.ErrInvalid) {
 		return ""
 	}
-	data, ok := s.seen[pe.Name]
-	if !ok || !looksLikeButane(data) {
+	in, ok := s.seen[pe.Name]
+	if !ok || !looksLikeButane(in.data) {
 		return ""
 	}
-	return fmt.Sprintf("%s is a Butane config, not Ignition JSON: give it to 'isobuild build' as --butane or --dest-butane, or translate it first with 'isobuild butane -o config.ign %s'", pe.Name, pe.Name)
+	prefix := pe.Name + " is a Butane config, not Ignition JSON: "
+	if strings.HasPrefix(s.command, "isobuild build") {
+		switch in.option {
+		case "--ignition":
+			return prefix + "pass it as --butane " + pe.Name
+		case "--dest-ignition":
+			return prefix + "pass it as --dest-butane " + pe.Name
+		}
+	}
+	return prefix + translateFirst(pe.Name)
+}
+
+// translateFirst tells how to turn the Butane file name into what the
+// compatible commands take.
+func translateFirst(name string) string {
+	return fmt.Sprintf("translate it first (isobuild butane -o config.ign %s), or let 'isobuild build' do it (--butane, --dest-butane)", name)
 }
 
 // looksLikeButane reports whether data is a YAML mapping with a variant

@@ -55,16 +55,23 @@ func newISOCustomizeCmd(s *streams) *cobra.Command {
 			// without confirmation) are printed once the image is written:
 			// a failed command prints its error only.
 			var warnings []installer.Warning
+			var specWarnings []string
 			err = modify(cmd.Context(), s, args[0], out, func(im *embed.Image) (embed.Changes, error) {
 				c, w, err := im.Customize(embed.Customization{Install: opts, Kargs: live, Force: force})
 				warnings = w
+				specWarnings = compatSpecWarnings(im, opts)
 				return c, err
 			})
 			if err == nil {
-				printWarnings(s.err, true, warnings)
+				// What would make the install fail comes before the
+				// banner that announces it.
 				if w := devicePathWarning(opts.DestDevice); w != "" {
 					fmt.Fprintln(s.err, w)
 				}
+				for _, w := range specWarnings {
+					fmt.Fprintln(s.err, w)
+				}
+				printWarnings(s.err, true, warnings)
 			}
 			return err
 		},

@@ -296,8 +296,13 @@ func TestBuildDestButane(t *testing.T) {
 	}
 	jsonEqual(t, c.Ignition.Config.Merge[0].data(t), readTestFile(t, fixture.Customize(t, "live.ign")))
 
-	// Without a device the user is warned before anything is written.
-	r = ok(t, nil, "build", "--dest-butane", fixture.Customize(t, "dest.bu"), "-o", filepath.Join(t.TempDir(), "y.iso"), iso)
+	// Without a device build refuses (iso customize only warns, as
+	// coreos-installer does).
+	r = fails(t, "no disk to install to", nil, "build", "--dest-butane", fixture.Customize(t, "dest.bu"), "-o", filepath.Join(t.TempDir(), "y.iso"), iso)
+	if r.code != 2 || !strings.Contains(r.combined(), "hint: add --dest-device") {
+		t.Errorf("build with a dest config and no device: exit %d\n%s", r.code, r.combined())
+	}
+	r = ok(t, nil, "iso", "customize", "--dest-ignition", fixture.Customize(t, "dest.ign"), "-o", filepath.Join(t.TempDir(), "y.iso"), iso)
 	if !strings.Contains(string(r.stderr), "no destination device") {
 		t.Errorf("no warning for a dest config without a device: %q", r.stderr)
 	}

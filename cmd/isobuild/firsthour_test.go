@@ -294,8 +294,10 @@ func TestConfigKindHints(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"iso", "customize", "--dest-ignition", bu, "--dest-device", "/dev/sda", "-o", out, iso}, bu + " is a Butane config, not Ignition JSON"},
-		{[]string{"build", "--ignition", bu, "-o", out, iso}, bu + " is a Butane config, not Ignition JSON: give it to 'isobuild build' as --butane or --dest-butane"},
+		{[]string{"iso", "customize", "--dest-ignition", bu, "--dest-device", "/dev/sda", "-o", out, iso}, bu + " is a Butane config, not Ignition JSON: translate it first (isobuild butane -o config.ign " + bu + ")"},
+		{[]string{"build", "--ignition", bu, "-o", out, iso}, bu + " is a Butane config, not Ignition JSON: pass it as --butane " + bu},
+		{[]string{"build", "--dest-ignition", bu, "--dest-device", "/dev/sda", "-o", out, iso}, bu + " is a Butane config, not Ignition JSON: pass it as --dest-butane " + bu},
+		{[]string{"iso", "customize", "--butane", bu, "-o", out, iso}, "isobuild iso customize takes Ignition configs: translate the Butane file first"},
 		{[]string{"build", "--butane", ign, "-o", out, iso}, ign + " is an Ignition config already, not Butane: pass it as --ignition " + ign},
 		{[]string{"build", "--dest-butane", ign, "--dest-device", "/dev/sda", "-o", out, iso}, "not Butane: pass it as --dest-ignition " + ign},
 	} {
@@ -303,11 +305,17 @@ func TestConfigKindHints(t *testing.T) {
 		if !strings.Contains(r.combined(), tc.want) {
 			t.Errorf("%v: no %q in\n%s", tc.args, tc.want, r.combined())
 		}
-		if r.code != 1 {
+		if r.code == 0 {
 			t.Errorf("%v: exit %d", tc.args, r.code)
 		}
 	}
 	noFiles(t, dir)
+	// iso ignition embed stores any bytes, as coreos-installer does, and
+	// warns.
+	r := ok(t, nil, "iso", "ignition", "embed", "-i", bu, "-o", out, iso)
+	if !strings.Contains(string(r.stderr), "Warning: "+bu+" is a Butane config, not Ignition JSON: the live system will fail to read it") {
+		t.Errorf("iso ignition embed of a Butane file: %s", r.stderr)
+	}
 }
 
 // Every command a user can run shows examples in its help, as the README
@@ -338,7 +346,7 @@ func TestInspectRelease(t *testing.T) {
 	text := string(ok(t, nil, "inspect", iso).stdout)
 	for _, want := range []string{
 		"OS release:         Fedora CoreOS fedora-coreos-38.20230718.dev.0, built 2023-07-18\n",
-		"Ignition specs:     3.0.0 to 3.4.0\n",
+		"Ignition specs:     3.0.0 to at most 3.4.0\n",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("inspect lacks %q:\n%s", want, text)
@@ -373,5 +381,51 @@ func TestFirstHourDocs(t *testing.T) {
 		if !strings.Contains(demo, want) {
 			t.Errorf("scripts/demo.sh lacks %q", want)
 		}
+	}
+}
+
+// The compatible commands embed a config the image cannot read, as
+// coreos-installer does, but say so before the install banner, and inspect
+// flags it.
+func TestCompatSpecWarnings(t *testing.T) {
+	iso := fixture.ISO(t, "embed-areas-2023-07.x86_64.iso")
+	dir := t.TempDir()
+	bu := writeTemp(t, "new.bu", []byte("variant: fcos\nversion: 1.6.0\npasswd:\n  users:\n    - name: core\n"))
+	ign := filepath.Join(dir, "new.ign")
+	ok(t, nil, "butane", "-o", ign, bu)
+	out := filepath.Join(dir, "custom.iso")
+	r := ok(t, nil, "iso", "customize", "--dest-ignition", ign, "--dest-device", "/dev/sda", "-o", out, iso)
+	stderr := string(r.stderr)
+	warn := strings.Index(stderr, "Warning: --dest-ignition "+ign+": Ignition spec 3.5.0 is newer than fedora-coreos-38.20230718.dev.0 accepts (at most 3.4.0")
+	banner := strings.Index(stderr, "Boot media will automatically install to /dev/sda")
+	if warn < 0 || banner < warn || !strings.Contains(stderr, "the installed system will fail at its first boot") {
+		t.Errorf("no warning before the banner:\n%s", stderr)
+	}
+	text := string(ok(t, nil, "inspect", out).stdout)
+	if !strings.Contains(text, "Warning:            dest config /etc/coreos/dest.ign: Ignition spec 3.5.0 is newer than") {
+		t.Errorf("inspect does not flag the conflict:\n%s", text)
+	}
+	if rep := inspectJSON(t, out); len(rep.SpecConflicts) != 1 {
+		t.Errorf("inspect --json spec_conflicts: %q", rep.SpecConflicts)
+	}
+	// A config the image reads: no warning.
+	old := writeTemp(t, "old.bu", []byte("variant: fcos\nversion: 1.5.0\n"))
+	oldIgn := filepath.Join(dir, "old.ign")
+	ok(t, nil, "butane", "-o", oldIgn, old)
+	r = ok(t, nil, "iso", "customize", "--dest-ignition", oldIgn, "--dest-device", "/dev/sda", "-o", filepath.Join(dir, "ok.iso"), iso)
+	if strings.Contains(string(r.stderr), "newer than") {
+		t.Errorf("warning for a config the image reads: %s", r.stderr)
+	}
+	if rep := inspectJSON(t, filepath.Join(dir, "ok.iso")); len(rep.SpecConflicts) != 0 {
+		t.Errorf("spec_conflicts for a readable config: %q", rep.SpecConflicts)
+	}
+}
+
+func TestPXECustomizeOfAnISO(t *testing.T) {
+	iso := fixture.ISO(t, "embed-areas-2023-07.x86_64.iso")
+	r := fails(t, "hint: this is a live ISO, not a PXE initramfs", nil, "pxe", "customize", "--dest-ignition", fixture.Customize(t, "dest.ign"),
+		"--dest-device", "/dev/sda", "-o", filepath.Join(t.TempDir(), "x.img"), iso)
+	if !strings.Contains(r.combined(), "isobuild iso extract pxe") {
+		t.Errorf("no pointer to iso extract pxe: %s", r.combined())
 	}
 }

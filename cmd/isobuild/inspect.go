@@ -59,6 +59,10 @@ type inspectReport struct {
 	// Release is the OS release named by the volume id, with the
 	// Ignition spec versions it accepts.
 	Release imageRelease `json:"release"`
+	// SpecConflicts names the embedded configs whose Ignition spec is
+	// newer than the release's Ignition reads: such an image fails at
+	// boot (the live config) or at the installed system's first boot.
+	SpecConflicts []string `json:"spec_conflicts,omitempty"`
 
 	// What the embedded live config does (describeLive): LiveConfig is
 	// nil without a live config, and Installer nil when the live config
@@ -165,6 +169,7 @@ func inspect(ctx context.Context, s *streams, path string) (*inspectReport, erro
 	live, rep.HasLiveConfig = im.Config()
 	if rep.HasLiveConfig {
 		rep.describeLive(live)
+		rep.SpecConflicts = specConflicts(pvd.VolumeID, rep)
 	}
 	if im.Kargs != nil {
 		cur, err := im.CurrentKargs()
@@ -262,6 +267,9 @@ func printInspect(out io.Writer, r *inspectReport) error {
 		fmt.Fprintf(w, "OS release:\t%s %s, built %s\n", r.Release.OS, r.Release.Release, r.Release.Built)
 	}
 	fmt.Fprintf(w, "Ignition specs:\t%s\n", r.Release.IgnitionSpecs)
+	for _, c := range r.SpecConflicts {
+		fmt.Fprintf(w, "Warning:\t%s\n", c)
+	}
 	if err := w.Flush(); err != nil {
 		return err
 	}

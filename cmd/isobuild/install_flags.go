@@ -101,7 +101,7 @@ func (s *streams) inputs(ctx context.Context, option string, paths []string, std
 			if ctx.Err() != nil {
 				return nil, err
 			}
-			s.remember(p, data)
+			s.remember(p, option, data)
 			out = append(out, installer.Input{Name: p, Data: data, Err: err})
 			continue
 		}

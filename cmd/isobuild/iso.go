@@ -67,9 +67,16 @@ in the image are kept.`,
 			if err != nil {
 				return err
 			}
-			return modify(cmd.Context(), s, args[0], out, func(im *embed.Image) (embed.Changes, error) {
+			err = modify(cmd.Context(), s, args[0], out, func(im *embed.Image) (embed.Changes, error) {
 				return im.EmbedIgnition(config, force)
 			})
+			if err == nil && looksLikeButane(config) {
+				// Stored as given, as coreos-installer does; the live
+				// system will not read it.
+				fmt.Fprintf(s.err, "Warning: %s is a Butane config, not Ignition JSON: the live system will fail to read it; %s\n",
+					displayName(cfgPath), translateFirst(displayName(cfgPath)))
+			}
+			return err
 		},
 	}
 	embedCmd.Flags().StringVarP(&cfgPath, "ignition-file", "i", "", "Ignition config to embed (default: stdin)")
@@ -366,7 +373,7 @@ func notISOHint(r io.ReaderAt) string {
 	case len(head) == 0:
 		kind = "empty (an interrupted download?)"
 	}
-	hint := "isobuild takes a CoreOS live ISO, such as fedora-coreos-VERSION-live-iso.x86_64.iso (see README: Where to get a base image)"
+	hint := "isobuild takes a CoreOS live ISO, such as fedora-coreos-RELEASE-live.x86_64.iso (see README: Where to get a base image)"
 	if kind != "" {
 		hint = "the file is " + kind + "; " + hint
 	}

@@ -80,6 +80,9 @@ passes the kernel arguments ignition.firstboot ignition.platform.id=metal.`,
 			}
 			res, err := pxe.Customize(ctx, io.NewSectionReader(in, 0, st.Size()), opts)
 			if err != nil {
+				if isISO9660(in) {
+					err = hintedError{err, "this is a live ISO, not a PXE initramfs: customize it with 'isobuild iso customize', or get its initramfs with 'isobuild iso extract pxe'"}
+				}
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			// The input, unchanged, with the customization appended.
@@ -92,10 +95,10 @@ passes the kernel arguments ignition.firstboot ignition.platform.id=metal.`,
 			}
 			// Notices such as "will install without confirmation" are
 			// about the written file: a failed command prints none.
-			printWarnings(s.err, true, res.Warnings)
 			if w := devicePathWarning(opts.DestDevice); w != "" {
 				fmt.Fprintln(s.err, w)
 			}
+			printWarnings(s.err, true, res.Warnings)
 			if res.KernelArgs != "" {
 				fmt.Fprintf(s.err, pxeKargsNotice, res.KernelArgs)
 			}
@@ -311,4 +314,12 @@ func cleanMember(name string) bool {
 		}
 	}
 	return true
+}
+
+// isISO9660 reports whether r starts like an ISO 9660 image (a volume
+// descriptor at sector 16).
+func isISO9660(r io.ReaderAt) bool {
+	sig := make([]byte, 5)
+	n, _ := r.ReadAt(sig, 16*2048+1)
+	return n == len(sig) && string(sig) == "CD001"
 }

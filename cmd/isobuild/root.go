@@ -57,8 +57,12 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) (*cobra.Command, *stream
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(flagError)
 	io := &streams{in: stdin, out: &checkedWriter{w: stdout}, stdout: stdout, err: stderr}
+	root.PersistentPreRun = func(c *cobra.Command, _ []string) { io.command = c.CommandPath() }
 	root.AddCommand(newBuildCmd(io), newButaneCmd(io), newInspectCmd(io), newISOCmd(io), newPXECmd(io), newDevCmd(io), newVersionCmd(io))
 	root.SetHelpCommand(newHelpCmd())
+	// In the tree now, so that its unknown subcommands are usage errors
+	// too and it gets examples.
+	root.InitDefaultCompletionCmd()
 	strictCommands(root)
 	addExamples(root)
 	return root, io
@@ -76,8 +80,12 @@ type streams struct {
 	err    io.Writer
 	// stdinBy names the option that consumed stdin, if any.
 	stdinBy string
-	// seen holds the start of each input read, by name, for hints.
-	seen map[string][]byte
+	// seen holds the start of each input read, and the option that read
+	// it, by name, for hints.
+	seen map[string]seenInput
+	// command is the path of the command that runs, such as
+	// "isobuild build".
+	command string
 }
 
 // exactArgs is cobra.ExactArgs with a usage error.
@@ -109,14 +117,14 @@ func (s *streams) readInput(ctx context.Context, what, path string) ([]byte, err
 		if err != nil {
 			return nil, fmt.Errorf("%s: reading standard input: %w", what, err)
 		}
-		s.remember("<stdin>", b)
+		s.remember("<stdin>", what, b)
 		return b, nil
 	}
 	b, err := readFile(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	s.remember(path, b)
+	s.remember(path, what, b)
 	return b, nil
 }
 

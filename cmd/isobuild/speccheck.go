@@ -160,14 +160,16 @@ type imageRelease struct {
 	Release string `json:"release"`         // "fedora-coreos-38.20230718.3.0"
 	Built   string `json:"built,omitempty"` // build day, "2023-07-18"
 	// IgnitionSpecs describes the Ignition config spec versions the
-	// image may accept: "3.0.0 to 3.4.0", "3.0.0 to 3.5.0 or newer"
+	// image may accept: "3.0.0 to at most 3.4.0", "3.0.0 to 3.5.0 or newer"
 	// (built after the newest release isobuild knows), "none".
 	IgnitionSpecs string `json:"ignition_specs"`
 	// SpecMin and SpecMax bound the range ("" when none is known);
-	// SpecsCertain says that no version above SpecMax is accepted.
+	// SpecsCertain says that no version above SpecMax is accepted (the
+	// image predates the Ignition release that added the next one). The
+	// image may still read less than SpecMax.
 	SpecMin      string `json:"ignition_spec_min,omitempty"`
 	SpecMax      string `json:"ignition_spec_max,omitempty"`
-	SpecsCertain bool   `json:"ignition_specs_certain"`
+	SpecsCertain bool   `json:"newer_specs_refused"`
 }
 
 // releaseOf describes the release named by a live ISO's volume id.
@@ -181,4 +183,63 @@ func releaseOf(volumeID string) imageRelease {
 		OS: r.OS, Release: r.String(), Built: r.Built.Format(time.DateOnly),
 		IgnitionSpecs: s.String(), SpecMin: s.Min, SpecMax: s.Max, SpecsCertain: s.Certain,
 	}
+}
+
+// specConflicts lists the configs in an inspect report whose spec version
+// the image's release cannot read, each as "what: the reason".
+func specConflicts(volumeID string, r *inspectReport) []string {
+	rel, ok := release.FromVolumeID(volumeID)
+	if !ok || r.LiveConfig == nil {
+		return nil
+	}
+	var out []string
+	check := func(what string, s *inspectSummary) {
+		if s == nil {
+			return
+		}
+		if err := rel.Check(s.Version); err != nil {
+			out = append(out, fmt.Sprintf("%s: %v", what, err))
+		}
+	}
+	check("live config", r.LiveConfig.Summary)
+	for i, m := range r.LiveConfig.Merged {
+		check(fmt.Sprintf("live merge %d", i+1), m.Summary)
+	}
+	if r.Installer != nil && r.Installer.DestConfig != nil {
+		d := r.Installer.DestConfig
+		check("dest config "+d.Path, d.Summary)
+		for i, m := range d.Merged {
+			check(fmt.Sprintf("dest merge %d", i+1), m.Summary)
+		}
+	}
+	return out
+}
+
+// compatSpecWarnings are the warnings of the compatible commands, which
+// embed any config as coreos-installer does, for configs the image's
+// release cannot read.
+func compatSpecWarnings(im *embed.Image, opts installer.Options) []string {
+	rel, ok := release.FromVolumeID(im.ISO.Primary().VolumeID)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, group := range []struct {
+		option, effect string
+		inputs         []installer.Input
+	}{
+		{"--dest-ignition", "the installed system will fail at its first boot", opts.DestIgnition},
+		{"--live-ignition", "the live system will fail at boot", opts.LiveIgnition},
+	} {
+		for _, in := range group.inputs {
+			v, ok := specVersion(in.Data)
+			if !ok || in.Err != nil {
+				continue
+			}
+			if err := rel.Check(v); err != nil {
+				out = append(out, fmt.Sprintf("Warning: %s %s: %v: %s. Use an older spec (isobuild butane with an older Butane version), or 'isobuild build', which refuses such configs.", group.option, in.Name, err, group.effect))
+			}
+		}
+	}
+	return out
 }

@@ -54,7 +54,7 @@ func TestBuildSpecCheckFCOS38(t *testing.T) {
 	if !strings.Contains(r.combined(), `"version: 1.5.0"`) {
 		t.Errorf("stdin: no Butane version named: %s", r.combined())
 	}
-	r = fails(t, "--dest-butane "+bu16+": Ignition spec 3.5.0", nil, "build", "--dest-butane", bu16, "-o", out, iso)
+	r = fails(t, "--dest-butane "+bu16+": Ignition spec 3.5.0", nil, "build", "--dest-butane", bu16, "--dest-device", "/dev/sda", "-o", out, iso)
 	if !strings.Contains(r.combined(), `use Butane "variant: fcos" "version: 1.5.0"`) {
 		t.Errorf("dest: %s", r.combined())
 	}
@@ -63,7 +63,7 @@ func TestBuildSpecCheckFCOS38(t *testing.T) {
 	ign350 := writeTemp(t, "new.ign", []byte(strings.Replace(ign340, "3.4.0", "3.5.0", 1)))
 	ign34 := writeTemp(t, "ok.ign", []byte(ign340))
 	r = fails(t, "--dest-ignition "+ign350+": Ignition spec 3.5.0", nil, "build", "--ignition", ign34,
-		"--dest-ignition", ign34, "--dest-ignition", ign350, "--dest-butane", bu16, "-o", out, iso)
+		"--dest-ignition", ign34, "--dest-ignition", ign350, "--dest-butane", bu16, "--dest-device", "/dev/sda", "-o", out, iso)
 	if !strings.Contains(r.combined(), "--dest-butane "+bu16+": Ignition spec 3.5.0") ||
 		!strings.Contains(r.combined(), "write the config for Ignition spec 3.4.0 or older") ||
 		strings.Contains(r.combined(), ign34+":") {
@@ -115,18 +115,18 @@ func TestBuildSpecCheck2021(t *testing.T) {
 	ign35 := writeTemp(t, "newer.ign", []byte(strings.Replace(ign340, "3.4.0", "3.5.0", 1)))
 	fails(t, "3.5.0 needs Ignition 2.20.0", nil, "build", "--ignition", ign35, "-o", out, rhcos)
 	// An option the image cannot take at all is reported first.
-	fails(t, "does not support customizing installer configuration", nil, "build", "--dest-ignition", ign34, "-o", out, rhcos)
+	fails(t, "does not support customizing installer configuration", nil, "build", "--dest-ignition", ign34, "--dest-device", "/dev/sda", "-o", out, rhcos)
 
 	// The installed system's configs.
 	fails(t, "--dest-ignition "+ign34+": Ignition spec 3.4.0 is newer than fedora-coreos-35.20211216.dev.0 accepts (at most 3.3.0: built 2021-12-16",
-		nil, "build", "--dest-ignition", ign34, "-o", out, fcos)
-	ok(t, nil, "build", "--dest-ignition", ign33, "-o", filepath.Join(dir, "fcos-ok.iso"), fcos)
-	ok(t, nil, "build", "--skip-spec-check", "--dest-ignition", ign34, "-o", filepath.Join(dir, "fcos-skipped.iso"), fcos)
+		nil, "build", "--dest-ignition", ign34, "--dest-device", "/dev/sda", "-o", out, fcos)
+	ok(t, nil, "build", "--dest-ignition", ign33, "--dest-device", "/dev/sda", "-o", filepath.Join(dir, "fcos-ok.iso"), fcos)
+	ok(t, nil, "build", "--skip-spec-check", "--dest-ignition", ign34, "--dest-device", "/dev/sda", "-o", filepath.Join(dir, "fcos-skipped.iso"), fcos)
 
 	// The advice keeps the variant of each Butane file.
 	osh := writeTemp(t, "dest.bu", []byte("variant: openshift\nversion: 4.14.0\nmetadata:\n  name: x\n  labels:\n    machineconfiguration.openshift.io/role: worker\n"))
-	fails(t, `--dest-butane `+osh+`: Ignition spec 3.4.0`, nil, "build", "--dest-butane", osh, "-o", out, fcos)
-	r = fails(t, `use Butane "variant: openshift" "version: 4.13.0"`, nil, "build", "--dest-butane", osh, "--butane", writeTemp(t, "live.bu", []byte(fcos15)), "-o", out, fcos)
+	fails(t, `--dest-butane `+osh+`: Ignition spec 3.4.0`, nil, "build", "--dest-butane", osh, "--dest-device", "/dev/sda", "-o", out, fcos)
+	r = fails(t, `use Butane "variant: openshift" "version: 4.13.0"`, nil, "build", "--dest-butane", osh, "--butane", writeTemp(t, "live.bu", []byte(fcos15)), "--dest-device", "/dev/sda", "-o", out, fcos)
 	if !strings.Contains(r.combined(), `use Butane "variant: fcos" "version: 1.4.0"`) {
 		t.Errorf("live fcos config: %s", r.combined())
 	}
@@ -175,7 +175,7 @@ func TestReleaseOf(t *testing.T) {
 		want imageRelease
 	}{
 		{"fedora-coreos-38.20230718.dev.0", imageRelease{OS: "Fedora CoreOS", Release: "fedora-coreos-38.20230718.dev.0", Built: "2023-07-18",
-			IgnitionSpecs: "3.0.0 to 3.4.0", SpecMin: "3.0.0", SpecMax: "3.4.0", SpecsCertain: true}},
+			IgnitionSpecs: "3.0.0 to at most 3.4.0", SpecMin: "3.0.0", SpecMax: "3.4.0", SpecsCertain: true}},
 		{"rhcos-9.6.20250523-0", imageRelease{OS: "RHCOS", Release: "rhcos-9.6.20250523-0", Built: "2025-05-23",
 			IgnitionSpecs: "3.0.0 to 3.5.0 or newer", SpecMin: "3.0.0", SpecMax: "3.5.0"}},
 		{"volume-ID-string", imageRelease{OS: "unknown", Release: "unknown", IgnitionSpecs: "unknown"}},
@@ -185,7 +185,7 @@ func TestReleaseOf(t *testing.T) {
 		}
 	}
 	b, err := json.Marshal(releaseOf("volume-ID-string"))
-	if err != nil || string(b) != `{"os":"unknown","release":"unknown","ignition_specs":"unknown","ignition_specs_certain":false}` {
+	if err != nil || string(b) != `{"os":"unknown","release":"unknown","ignition_specs":"unknown","newer_specs_refused":false}` {
 		t.Errorf("JSON %s, %v", b, err)
 	}
 }

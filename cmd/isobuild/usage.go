@@ -119,6 +119,9 @@ func flagError(c *cobra.Command, err error) error {
 	if m == nil {
 		return usageError{msg}
 	}
+	if (m[1] == "butane" || m[1] == "dest-butane") && c.Flags().Lookup(m[1]) == nil {
+		return usageError{hintedError{msg, fmt.Sprintf("%s takes Ignition configs: translate the Butane file first (isobuild butane -o config.ign config.bu), or use 'isobuild build --%s'", c.CommandPath(), m[1])}}
+	}
 	if s := suggestFlags(c, m[1]); len(s) > 0 {
 		return usageError{hintedError{msg, "did you mean --" + strings.Join(s, " or --") + "?"}}
 	}

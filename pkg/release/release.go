@@ -123,8 +123,9 @@ type SpecRange struct {
 	Certain bool
 }
 
-// String describes the range: "3.0.0 to 3.4.0", "3.0.0 to 3.5.0 or newer",
-// "none" or "unknown".
+// String describes the range: "3.0.0 to at most 3.4.0" (the image may
+// read less: its Ignition may be older than its build date allows),
+// "3.0.0 to 3.5.0 or newer", "none" or "unknown".
 func (s SpecRange) String() string {
 	switch {
 	case s.Max == "" && s.Certain:
@@ -134,7 +135,7 @@ func (s SpecRange) String() string {
 	case !s.Certain:
 		return s.Min + " to " + s.Max + " or newer"
 	}
-	return s.Min + " to " + s.Max
+	return s.Min + " to at most " + s.Max
 }
 
 // newest returns the index of the newest table entry released on or before

@@ -133,12 +133,12 @@ func mustRelease(t *testing.T, id string) Release {
 
 func TestSpecs(t *testing.T) {
 	for _, c := range []struct{ id, want string }{
-		{"fedora-coreos-38.20230718.dev.0", "3.0.0 to 3.4.0"},
-		{"fedora-coreos-36.20220909.dev.0", "3.0.0 to 3.3.0"},
-		{"rhcos-46.82.202112161843-0", "3.0.0 to 3.3.0"},
-		{"fedora-coreos-37.20230221.3.0", "3.0.0 to 3.4.0"}, // the day of 2.15.0: may have it
-		{"fedora-coreos-37.20230220.3.0", "3.0.0 to 3.3.0"},
-		{"fedora-coreos-32.20200505.3.0", "3.0.0 to 3.1.0"},
+		{"fedora-coreos-38.20230718.dev.0", "3.0.0 to at most 3.4.0"},
+		{"fedora-coreos-36.20220909.dev.0", "3.0.0 to at most 3.3.0"},
+		{"rhcos-46.82.202112161843-0", "3.0.0 to at most 3.3.0"},
+		{"fedora-coreos-37.20230221.3.0", "3.0.0 to at most 3.4.0"}, // the day of 2.15.0: may have it
+		{"fedora-coreos-37.20230220.3.0", "3.0.0 to at most 3.3.0"},
+		{"fedora-coreos-32.20200505.3.0", "3.0.0 to at most 3.1.0"},
 		{"fedora-coreos-41.20241022.3.0", "3.0.0 to 3.5.0 or newer"},
 		{"rhcos-9.6.20250523-0", "3.0.0 to 3.5.0 or newer"},
 		{"rhcos-41.81.201905011200-0", "none"},
