@@ -64,8 +64,8 @@ var commandExamples = map[string]string{
   source <(isobuild completion bash)
   # For every new shell:
   isobuild completion bash > ~/.local/share/bash-completion/completions/isobuild`,
-	"isobuild completion zsh": `  isobuild completion zsh > "${fpath[1]}/_isobuild"`,
-	"isobuild completion fish": `  isobuild completion fish > ~/.config/fish/completions/isobuild.fish`,
+	"isobuild completion zsh":        `  isobuild completion zsh > "${fpath[1]}/_isobuild"`,
+	"isobuild completion fish":       `  isobuild completion fish > ~/.config/fish/completions/isobuild.fish`,
 	"isobuild completion powershell": `  isobuild completion powershell | Out-String | Invoke-Expression`,
 	"isobuild dev show iso": `  # The embed areas of an image as JSON (coreos-installer dev show iso):
   isobuild dev show iso --ignition live.iso
