@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path"
+	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -54,7 +55,13 @@ func checkInstallIntent(o buildOptions, install installer.Options) error {
 
 // checkDevicePath refuses a device that is not an absolute path, such as
 // "nvme0n1": the installer would look for it in its working directory.
+// A partition such as /dev/sda1 is refused too: the installer writes a
+// whole disk image, partition table included.
 func checkDevicePath(dev string) error {
+	if disk, ok := partitionOf(dev); ok {
+		return usageHint(fmt.Sprintf("the installer writes the whole disk, partition table included: give the disk, %s", disk),
+			"--dest-device %s is a partition", dev)
+	}
 	if strings.HasPrefix(dev, "/") {
 		return nil
 	}
@@ -63,12 +70,36 @@ func checkDevicePath(dev string) error {
 
 // devicePathWarning is checkDevicePath's finding for the compatible
 // commands, which accept the device as coreos-installer does; empty when
-// the path is absolute.
+// there is none.
 func devicePathWarning(dev string) string {
+	if disk, ok := partitionOf(dev); ok {
+		return fmt.Sprintf("Warning: --dest-device %s is a partition; the installer writes a whole disk. Did you mean %s?", dev, disk)
+	}
 	if dev == "" || strings.HasPrefix(dev, "/") {
 		return ""
 	}
 	return fmt.Sprintf("Warning: --dest-device %s is not a device path; the installer will fail to find it. %s.", dev, strings.ToUpper(devicePathHint(dev)[:1])+devicePathHint(dev)[1:])
+}
+
+// partitionRE matches the kernel's names of partitions: sda1, vdb2, xvda1,
+// nvme0n1p1, mmcblk0p1 (a disk name that ends in a digit takes "p").
+var partitionRE = regexp.MustCompile(`^(/dev/)?((?:[shv]d|xvd)[a-z]+|(?:nvme\d+n\d+|mmcblk\d+|loop\d+)p?)(\d+)$`)
+
+// partitionOf returns the disk of a partition device path, such as
+// /dev/nvme0n1 for /dev/nvme0n1p2.
+func partitionOf(dev string) (string, bool) {
+	m := partitionRE.FindStringSubmatch(dev)
+	if m == nil {
+		return "", false
+	}
+	disk := m[2]
+	if strings.HasPrefix(disk, "nvme") || strings.HasPrefix(disk, "mmcblk") || strings.HasPrefix(disk, "loop") {
+		if !strings.HasSuffix(disk, "p") {
+			return "", false // nvme0n1 itself, mmcblk0, loop0: disks
+		}
+		disk = strings.TrimSuffix(disk, "p")
+	}
+	return "/dev/" + disk, true
 }
 
 func devicePathHint(dev string) string {

@@ -429,3 +429,22 @@ func TestPXECustomizeOfAnISO(t *testing.T) {
 		t.Errorf("no pointer to iso extract pxe: %s", r.combined())
 	}
 }
+
+func TestPartitionOf(t *testing.T) {
+	for dev, want := range map[string]string{
+		"/dev/sda1": "/dev/sda", "/dev/vdb12": "/dev/vdb", "/dev/xvda2": "/dev/xvda", "sdc3": "/dev/sdc",
+		"/dev/nvme0n1p2": "/dev/nvme0n1", "/dev/mmcblk0p1": "/dev/mmcblk0",
+		"/dev/sda": "", "/dev/nvme0n1": "", "/dev/mmcblk0": "", "/dev/disk/by-id/nvme-x-part1": "", "/dev/md0": "", "/dev/loop0": "",
+	} {
+		got, ok := partitionOf(dev)
+		if ok != (want != "") || got != want {
+			t.Errorf("partitionOf(%q) = %q, %v; want %q", dev, got, ok, want)
+		}
+	}
+	iso := fixture.ISO(t, "embed-areas-2023-07.x86_64.iso")
+	r := usageFails(t, "--dest-device /dev/nvme0n1p3 is a partition", "build", "--dest-butane", fixture.Customize(t, "dest.bu"),
+		"--dest-device", "/dev/nvme0n1p3", "-o", filepath.Join(t.TempDir(), "x.iso"), iso)
+	if !strings.Contains(r.combined(), "give the disk, /dev/nvme0n1") {
+		t.Errorf("no disk named: %s", r.combined())
+	}
+}

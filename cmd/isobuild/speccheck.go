@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/isobuild/isobuild/pkg/butane"
@@ -99,7 +100,7 @@ func checkSpecs(im *embed.Image, o buildOptions, config *installer.Input, instal
 		}
 		variant, known := o.variants[si.path]
 		errs = append(errs, &specCheckError{option: si.option, name: si.in.Name, err: se,
-			advice: specAdvice(se.Max, si.butane, variant, known)})
+			advice: specAdvice(se.Max, si.butane, variant, known, rel)})
 	}
 	return errors.Join(errs...)
 }
@@ -120,7 +121,16 @@ func (e *specCheckError) Unwrap() error { return e.err }
 const skipAdvice = "--skip-spec-check if the image's Ignition is newer than its date suggests"
 
 // specAdvice says what to write instead of a config newer than max.
-func specAdvice(max string, isButane bool, variant string, variantKnown bool) string {
+func specAdvice(max string, isButane bool, variant string, variantKnown bool, rel release.Release) string {
+	if variant == "openshift" {
+		// The image's own OpenShift release is the natural choice,
+		// when Butane has it and the image reads its output.
+		if v := openshiftVersion(rel); v != "" {
+			if spec, ok := butane.SpecOf(variant, v); ok && rel.Check(spec) == nil {
+				return fmt.Sprintf("use Butane \"variant: openshift\" \"version: %s\" (the image's OpenShift release), or %s", v, skipAdvice)
+			}
+		}
+	}
 	switch {
 	case max == "":
 		return "the image reads no Ignition spec 3 config; use " + skipAdvice
@@ -242,4 +252,23 @@ func compatSpecWarnings(im *embed.Image, opts installer.Options) []string {
 		}
 	}
 	return out
+}
+
+// openshiftVersion returns the OpenShift release of an RHCOS image as a
+// Butane openshift version, "4.16.0" for rhcos-416.94.202406251923-0, or
+// "" when its version does not name one (newer RHCOS versions are RHEL's,
+// such as 9.6.20250523-0).
+func openshiftVersion(rel release.Release) string {
+	if rel.ID != "rhcos" {
+		return ""
+	}
+	first, _, _ := strings.Cut(rel.Version, ".")
+	if len(first) < 2 || len(first) > 3 || first[0] != '4' || strings.Trim(first, "0123456789") != "" {
+		return ""
+	}
+	minor := strings.TrimLeft(first[1:], "0")
+	if minor == "" {
+		minor = "0"
+	}
+	return "4." + minor + ".0"
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/isobuild/isobuild/internal/fixture"
 	"github.com/isobuild/isobuild/internal/testiso"
 	"github.com/isobuild/isobuild/pkg/butane"
+	"github.com/isobuild/isobuild/pkg/release"
 )
 
 // Configs of each spec version, as the user would write them.
@@ -217,4 +218,30 @@ func FuzzSpecVersion(f *testing.F) {
 			t.Fatalf("specVersion(%q) = %q, %v", data, v, ok)
 		}
 	})
+}
+
+func TestOpenShiftAdvice(t *testing.T) {
+	for id, want := range map[string]string{
+		"rhcos-416.94.202406251923-0": "4.16.0", "rhcos-410.84.202205191234-0": "4.10.0", "rhcos-46.82.202112161843-0": "4.6.0",
+		"rhcos-9.6.20250523-0": "", "fedora-coreos-38.20230718.3.0": "",
+	} {
+		rel, ok := release.FromVolumeID(id)
+		if !ok {
+			t.Fatalf("%s does not parse", id)
+		}
+		if got := openshiftVersion(rel); got != want {
+			t.Errorf("openshiftVersion(%s) = %q, want %q", id, got, want)
+		}
+	}
+	// An RHCOS 4.12 image built before Ignition 2.15.0: a config for
+	// OpenShift 4.14 (spec 3.4.0) is refused, with the image's own
+	// release as the advice.
+	rel, _ := release.FromVolumeID("rhcos-412.86.202301061548-0")
+	se, ok := rel.Check("3.4.0").(*release.SpecError)
+	if !ok {
+		t.Fatalf("rhcos 4.12 of 2023-01-06 accepts 3.4.0")
+	}
+	if got := specAdvice(se.Max, true, "openshift", true, rel); !strings.Contains(got, `"version: 4.12.0" (the image's OpenShift release)`) {
+		t.Errorf("advice: %s", got)
+	}
 }
