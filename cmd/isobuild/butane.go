@@ -9,7 +9,6 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
 	"github.com/isobuild/isobuild/internal/output"
 	"github.com/isobuild/isobuild/pkg/butane"
@@ -156,7 +155,7 @@ func convertButane(input string, src []byte, o butaneOptions) (data []byte, note
 		return nil, "", fmt.Errorf("translating %s: %w", name, err)
 	}
 	notes = rep.String()
-	if !o.raw && variantOf(src) == "openshift" {
+	if variant, _, _ := butane.Header(src); !o.raw && variant == "openshift" {
 		notes += fmt.Sprintf("%s: note: translated to plain Ignition, as with butane -r: isobuild writes no MachineConfig\n", name)
 	}
 	if o.pretty {
@@ -194,16 +193,4 @@ func looksLikeIgnition(src []byte) bool {
 	_, ign := top["ignition"]
 	_, variant := top["variant"]
 	return ign && !variant
-}
-
-// variantOf returns the top-level variant of a Butane config that butane
-// has accepted, or "".
-func variantOf(src []byte) string {
-	var top struct {
-		Variant string `yaml:"variant"`
-	}
-	if err := yaml.Unmarshal(src, &top); err != nil {
-		return ""
-	}
-	return top.Variant
 }

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"github.com/isobuild/isobuild/pkg/butane"
 
 	"github.com/isobuild/isobuild/pkg/ignconfig"
 )
@@ -59,15 +59,13 @@ func translateFirst(name string) string {
 }
 
 // looksLikeButane reports whether data is a YAML mapping with a variant
-// key, as every Butane config has, and not JSON.
+// and version key, as every Butane config has, and not JSON.
 func looksLikeButane(data []byte) bool {
 	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' {
 		return false
 	}
-	var doc struct {
-		Variant string `yaml:"variant"`
-	}
-	return yaml.Unmarshal(data, &doc) == nil && doc.Variant != ""
+	_, _, ok := butane.Header(data)
+	return ok
 }
 
 // ignitionGivenAsButane is the hint for a Butane option given an Ignition

@@ -17,6 +17,7 @@ import (
 	"github.com/isobuild/isobuild/internal/output"
 	"github.com/isobuild/isobuild/pkg/embed"
 	"github.com/isobuild/isobuild/pkg/initrd"
+	"github.com/isobuild/isobuild/pkg/iso"
 	"github.com/isobuild/isobuild/pkg/overlay"
 	"github.com/isobuild/isobuild/pkg/pxe"
 )
@@ -80,7 +81,7 @@ passes the kernel arguments ignition.firstboot ignition.platform.id=metal.`,
 			}
 			res, err := pxe.Customize(ctx, io.NewSectionReader(in, 0, st.Size()), opts)
 			if err != nil {
-				if isISO9660(in) {
+				if _, isoErr := iso.Open(in, st.Size()); isoErr == nil {
 					err = hintedError{err, "this is a live ISO, not a PXE initramfs: customize it with 'isobuild iso customize', or get its initramfs with 'isobuild iso extract pxe'"}
 				}
 				return fmt.Errorf("%s: %w", args[0], err)
@@ -314,12 +315,4 @@ func cleanMember(name string) bool {
 		}
 	}
 	return true
-}
-
-// isISO9660 reports whether r starts like an ISO 9660 image (a volume
-// descriptor at sector 16).
-func isISO9660(r io.ReaderAt) bool {
-	sig := make([]byte, 5)
-	n, _ := r.ReadAt(sig, 16*2048+1)
-	return n == len(sig) && string(sig) == "CD001"
 }
