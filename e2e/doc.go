@@ -19,6 +19,19 @@
 // the Butane file itself (read as YAML here, not with pkg/butane), and
 // Butane features the checker does not understand are refused.
 //
+// TestFlatcar does the same for a Flatcar-layout ISO
+// (scripts/make-flatcar-iso.sh: ISOLINUX with /syslinux/syslinux.cfg,
+// /flatcar/vmlinuz and /flatcar/cpio.gz, an isohybrid MBR and no EFI, so it
+// boots in bios-cd and bios-usb only). Its probe /init
+// (scripts/e2e/init-flatcar) acts like Flatcar's bootengine: only with
+// flatcar.first_boot set does it copy /usr/share/oem/config.ign, brought by
+// an extra initramfs, to /usr/lib/ignition/user.ign and run the real
+// Ignition. The test checks the base image's layout and boots, then each row
+// of flatcarCustomizations: an xorriso remaster that adds /flatcar/oem.img
+// with and without first boot, and isobuild build --butane
+// e2e/testdata/flatcar.bu, which runs only with ISOBUILD_E2E_FLATCAR_BUILD=1
+// until isobuild supports Flatcar images.
+//
 // Every script runs in its own process group. Commands are stopped (SIGTERM
 // to the group, SIGKILL 10s later) 30s before go test's -timeout, so a test
 // that runs out of time fails with its output and leaves no QEMU behind;
@@ -27,13 +40,15 @@
 // by t.Cleanup; the shared one (isobuild binary, base and built ISO) is
 // removed after the last test. Environment:
 //
-//	ISOBUILD_E2E_CACHE     download and build cache of the scripts
-//	ISOBUILD_E2E_BASE_ISO  use this base ISO instead of building one
-//	ISOBUILD_E2E_JOBS      QEMU runs at a time (default: twice the number of CPUs)
-//	ISOBUILD_E2E_ACCEL     auto (default: KVM only if a probe guest runs, probed
-//	                       once; a failing KVM boot is retried under TCG), tcg or
-//	                       kvm (forced, no retry)
-//	ISOBUILD_E2E_KEEP      if set, keep the work directories (ISOs, serial logs)
-//	BOOT_TIMEOUT           seconds per QEMU run (default 180)
-//	OVMF_CODE, OVMF_VARS   UEFI firmware (as for scripts/boot-check.sh)
+//	ISOBUILD_E2E_CACHE          download and build cache of the scripts
+//	ISOBUILD_E2E_BASE_ISO       use this base ISO instead of building one
+//	ISOBUILD_E2E_FLATCAR_ISO    the same for the Flatcar base ISO
+//	ISOBUILD_E2E_FLATCAR_BUILD  1: also run TestFlatcar's isobuild-build row
+//	ISOBUILD_E2E_JOBS           QEMU runs at a time (default: twice the number of CPUs)
+//	ISOBUILD_E2E_ACCEL          auto (default: KVM only if a probe guest runs, probed
+//	                            once; a failing KVM boot is retried under TCG), tcg or
+//	                            kvm (forced, no retry)
+//	ISOBUILD_E2E_KEEP           if set, keep the work directories (ISOs, serial logs)
+//	BOOT_TIMEOUT                seconds per QEMU run (default 180)
+//	OVMF_CODE, OVMF_VARS        UEFI firmware (as for scripts/boot-check.sh)
 package e2e

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Speed and memory of isobuild on a CoreOS-layout ISO of at least 1 GiB,
-# measured against cp in the same run:
+# Speed and memory of isobuild on ISOs of at least 1 GiB, measured against
+# cp (and, for Flatcar, xorriso) in the same run. Two sections:
+#
+# CoreOS layout (embed areas; scripts/mkiso builds the image):
 #
 #   * `build -o FILE` against `cp` + fsync of the same image, as the median
 #     over ROUNDS interleaved rounds of the ratio of the two times in a round
@@ -12,25 +14,58 @@
 #   * peak RSS, which must not grow with the image (compared with a 64 MiB
 #     image).
 #
-# It fails when a target is missed.
+# Flatcar layout (no embed areas: build appends /flatcar/isobuild.img and a
+# new /syslinux/syslinux.cfg and repoints the metadata). The base image is
+# made here with xorriso -as mkisofs from a tree like Flatcar's ISO
+# (isolinux/, syslinux/syslinux.cfg, flatcar/vmlinuz, flatcar/cpio.gz of
+# BENCH_SIZE bytes, mostly zeros). In each of BENCH_FLATCAR_ROUNDS
+# interleaved rounds (5 by default: the xorriso runs are the slow part):
 #
-#   scripts/bench.sh                           # 1 GiB rootfs, 11 rounds
+#   * `build --butane examples/flatcar-live.bu -o FILE` (which fsyncs FILE);
+#   * `cp` + fsync of the base image;
+#   * xorriso making the same change, `xorriso -indev BASE -outdev NEW
+#     -boot_image any replay -map X /flatcar/isobuild.img -map Y
+#     /syslinux/syslinux.cfg -commit` + fsync of NEW, where X and Y were
+#     extracted from a build's output beforehand (outside the timing; the
+#     first round checks that NEW holds them);
+#
+# with targets, as medians of the rounds' ratios: build at most
+# BENCH_FLATCAR_MAX_CP_RATIO (1.2) times cp + fsync, xorriso at least
+# BENCH_FLATCAR_MIN_XORRISO_SPEEDUP (2.5) times slower than build; and the
+# build's peak RSS must not grow with the image (compared with a 64 MiB
+# cpio.gz).
+#
+# It fails when a target is missed. BENCH_ONLY=coreos or BENCH_ONLY=flatcar
+# runs one section only.
+#
+#   scripts/bench.sh                           # 1 GiB, 11 + 5 rounds
 #   BENCH_SIZE=4294967296 BENCH_ROUNDS=9 scripts/bench.sh
+#   BENCH_ONLY=flatcar BENCH_FLATCAR_ROUNDS=9 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${BENCH_SIZE:-1073741824}
 rounds=${BENCH_ROUNDS:-11}
 max_ratio=${BENCH_MAX_RATIO:-1.05}
 max_inplace_ms=${BENCH_MAX_INPLACE_MS:-50}
+fc_rounds=${BENCH_FLATCAR_ROUNDS:-5}
+fc_max_cp_ratio=${BENCH_FLATCAR_MAX_CP_RATIO:-1.2}
+fc_min_xorriso_speedup=${BENCH_FLATCAR_MIN_XORRISO_SPEEDUP:-2.5}
+only=${BENCH_ONLY:-}
+case $only in
+  ''|coreos|flatcar) ;;
+  *) echo "bench.sh: BENCH_ONLY must be coreos or flatcar, not $only" >&2; exit 2;;
+esac
 [ -x /usr/bin/time ] || { echo "bench.sh needs GNU time (apt-get install time)" >&2; exit 1; }
+if [ "$only" != coreos ]; then
+  for f in /usr/lib/ISOLINUX/isolinux.bin /usr/lib/ISOLINUX/isohdpfx.bin /usr/lib/syslinux/modules/bios/ldlinux.c32; do
+    [ -e "$f" ] || { echo "bench.sh: $f is missing (apt-get install isolinux syslinux-common)" >&2; exit 1; }
+  done
+  command -v xorriso >/dev/null || { echo "bench.sh needs xorriso (apt-get install xorriso)" >&2; exit 1; }
+fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/isobuild-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 go build -o "$work/isobuild" ./cmd/isobuild
-go run ./scripts/mkiso -rootfs-size "$size" "$work/base.iso" >/dev/null
-go run ./scripts/mkiso -rootfs-size 67108864 "$work/small.iso" >/dev/null
-sync
-echo "base ISO: $(stat -c %s "$work/base.iso") bytes, $rounds interleaved rounds"
 
 # run LABEL CMD...: runs CMD once after a sync, appends its wall time in
 # milliseconds to $work/LABEL.ms and its peak RSS in KiB to $work/LABEL.rss.
@@ -50,49 +85,6 @@ median() {
   sort -g "$1" | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }
 
-build=("$work/isobuild" build -q --butane examples/ssh-hostname.bu --karg-append console=ttyS0,115200n8)
-cp "$work/base.iso" "$work/inplace.iso"
-# big LABEL: one measurement of a 1 GiB write, then its output is removed.
-big() {
-  case $1 in
-    # isobuild syncs its output before linking it into place; so does this cp.
-    cp) run cp sh -c 'cp "$1" "$2" && sync "$2"' sh "$work/base.iso" "$work/out-cp.iso";;
-    build) run build "${build[@]}" -o "$work/out.iso" "$work/base.iso";;
-    stream) run stream sh -c 'out=$1; shift; "$@" > "$out" && sync "$out"' sh "$work/out-stream.iso" "${build[@]}" -o - "$work/base.iso";;
-  esac
-  rm -f "$work"/out*.iso
-}
-order=(cp build stream)
-for i in $(seq "$rounds"); do
-  run inplace-kargs "$work/isobuild" iso kargs modify -a "round=$i" "$work/inplace.iso"
-  run inplace-embed "$work/isobuild" iso ignition embed -f -i examples/files/isobuild-hello.conf "$work/inplace.iso"
-  run small "${build[@]}" -o "$work/out-small.iso" "$work/small.iso"
-  rm -f "$work/out-small.iso"
-  # The three 1 GiB writes take turns at going first, so that none of them
-  # always meets the file system in the same state.
-  for j in 0 1 2; do
-    big "${order[$(((i + j) % 3))]}"
-  done
-done
-
-printf '%-36s %10s %12s\n' "median of $rounds" "ms" "peak RSS KiB"
-for label in cp build stream inplace-kargs inplace-embed small; do
-  case $label in
-    cp) what="cp + fsync (1 GiB)";;
-    build) what="isobuild build -o FILE";;
-    stream) what="isobuild build -o - > FILE + fsync";;
-    inplace-kargs) what="isobuild iso kargs modify (in place)";;
-    inplace-embed) what="isobuild iso ignition embed (in place)";;
-    small) what="isobuild build -o FILE (64 MiB)";;
-  esac
-  printf '%-36s %10.1f %12d\n' "$what" "$(median "$work/$label.ms")" "$(median "$work/$label.rss")"
-done
-
-for label in cp build stream; do
-  printf '%-8s rounds (ms): %s\n' "$label" "$(paste -sd' ' "$work/$label.ms")"
-done
-
-fail=0
 # ratio A B: the median over the rounds of A's time divided by B's time in
 # the same round. Pairing runs of one round cancels the slow drift of a
 # shared machine's disk, which moves both.
@@ -100,27 +92,192 @@ ratio() {
   paste "$work/$1.ms" "$work/$2.ms" | awk '{print $1 / $2}' > "$work/ratio"
   median "$work/ratio" | awk '{printf "%.3f", $1}'
 }
-build_ratio=$(ratio build cp)
-stream_ratio=$(ratio stream cp)
-echo "build -o FILE / (cp + fsync): $build_ratio (target <= $max_ratio); build -o - / (cp + fsync): $stream_ratio (medians of the rounds' ratios)"
-if awk -v r="$build_ratio" -v m="$max_ratio" 'BEGIN {exit !(r > m)}'; then
-  echo "FAIL: build -o is $build_ratio times cp + fsync, more than $max_ratio" >&2
-  fail=1
-fi
-for label in inplace-kargs inplace-embed; do
-  ms=$(median "$work/$label.ms")
-  if awk -v t="$ms" -v m="$max_inplace_ms" 'BEGIN {exit !(t > m)}'; then
-    echo "FAIL: $label takes $ms ms on a $(stat -c %s "$work/base.iso")-byte image, more than $max_inplace_ms ms" >&2
+
+# rss_flat BIG SMALL IMAGE WHAT: fails (returns 1) when the median peak RSS
+# of the runs labelled BIG (on IMAGE) is more than 16 MiB (noise) above that
+# of the runs labelled SMALL (on a 64 MiB image).
+rss_flat() {
+  local big small
+  big=$(median "$work/$1.rss")
+  small=$(median "$work/$2.rss")
+  if [ "$big" -gt $((small + 16384)) ]; then
+    echo "FAIL: peak RSS grows with ISO size ($4): ${big} KiB for $(stat -c %s "$3") bytes vs ${small} KiB for 64 MiB" >&2
+    return 1
+  fi
+  echo "peak RSS independent of ISO size ($4): ${big} KiB vs ${small} KiB"
+}
+
+fail=0
+
+coreos() {
+  go run ./scripts/mkiso -rootfs-size "$size" "$work/base.iso" >/dev/null
+  go run ./scripts/mkiso -rootfs-size 67108864 "$work/small.iso" >/dev/null
+  sync
+  echo "== CoreOS layout: base ISO $(stat -c %s "$work/base.iso") bytes, $rounds interleaved rounds"
+
+  local build=("$work/isobuild" build -q --butane examples/ssh-hostname.bu --karg-append console=ttyS0,115200n8)
+  cp "$work/base.iso" "$work/inplace.iso"
+  # big LABEL: one measurement of a 1 GiB write, then its output is removed.
+  big() {
+    case $1 in
+      # isobuild syncs its output before linking it into place; so does this cp.
+      cp) run cp sh -c 'cp "$1" "$2" && sync "$2"' sh "$work/base.iso" "$work/out-cp.iso";;
+      build) run build "${build[@]}" -o "$work/out.iso" "$work/base.iso";;
+      stream) run stream sh -c 'out=$1; shift; "$@" > "$out" && sync "$out"' sh "$work/out-stream.iso" "${build[@]}" -o - "$work/base.iso";;
+    esac
+    rm -f "$work"/out*.iso
+  }
+  local order=(cp build stream) i j
+  for i in $(seq "$rounds"); do
+    run inplace-kargs "$work/isobuild" iso kargs modify -a "round=$i" "$work/inplace.iso"
+    run inplace-embed "$work/isobuild" iso ignition embed -f -i examples/files/isobuild-hello.conf "$work/inplace.iso"
+    run small "${build[@]}" -o "$work/out-small.iso" "$work/small.iso"
+    rm -f "$work/out-small.iso"
+    # The three 1 GiB writes take turns at going first, so that none of them
+    # always meets the file system in the same state.
+    for j in 0 1 2; do
+      big "${order[$(((i + j) % 3))]}"
+    done
+  done
+
+  printf '%-36s %10s %12s\n' "median of $rounds" "ms" "peak RSS KiB"
+  local label what
+  for label in cp build stream inplace-kargs inplace-embed small; do
+    case $label in
+      cp) what="cp + fsync (1 GiB)";;
+      build) what="isobuild build -o FILE";;
+      stream) what="isobuild build -o - > FILE + fsync";;
+      inplace-kargs) what="isobuild iso kargs modify (in place)";;
+      inplace-embed) what="isobuild iso ignition embed (in place)";;
+      small) what="isobuild build -o FILE (64 MiB)";;
+    esac
+    printf '%-36s %10.1f %12d\n' "$what" "$(median "$work/$label.ms")" "$(median "$work/$label.rss")"
+  done
+
+  for label in cp build stream; do
+    printf '%-8s rounds (ms): %s\n' "$label" "$(paste -sd' ' "$work/$label.ms")"
+  done
+
+  local build_ratio stream_ratio ms
+  build_ratio=$(ratio build cp)
+  stream_ratio=$(ratio stream cp)
+  echo "build -o FILE / (cp + fsync): $build_ratio (target <= $max_ratio); build -o - / (cp + fsync): $stream_ratio (medians of the rounds' ratios)"
+  if awk -v r="$build_ratio" -v m="$max_ratio" 'BEGIN {exit !(r > m)}'; then
+    echo "FAIL: build -o is $build_ratio times cp + fsync, more than $max_ratio" >&2
     fail=1
   fi
-done
-# Peak RSS must not grow with the image: allow 16 MiB of noise.
-big=$(median "$work/build.rss")
-small=$(median "$work/small.rss")
-if [ "$big" -gt $((small + 16384)) ]; then
-  echo "FAIL: peak RSS grows with ISO size: ${big} KiB for $(stat -c %s "$work/base.iso") bytes vs ${small} KiB for 64 MiB" >&2
-  fail=1
-else
-  echo "peak RSS independent of ISO size: ${big} KiB vs ${small} KiB"
-fi
+  for label in inplace-kargs inplace-embed; do
+    ms=$(median "$work/$label.ms")
+    if awk -v t="$ms" -v m="$max_inplace_ms" 'BEGIN {exit !(t > m)}'; then
+      echo "FAIL: $label takes $ms ms on a $(stat -c %s "$work/base.iso")-byte image, more than $max_inplace_ms ms" >&2
+      fail=1
+    fi
+  done
+  rss_flat build small "$work/base.iso" "CoreOS build -o" || fail=1
+  rm -f "$work/base.iso" "$work/small.iso" "$work/inplace.iso"
+}
+
+# mkflatcar CPIO_SIZE OUT: writes a Flatcar-layout ISO (as
+# scripts/make-flatcar-iso.sh lays it out, without a bootable kernel and
+# initramfs) whose flatcar/cpio.gz is CPIO_SIZE bytes: sparse, with 1 MiB of
+# random data at its start. xorriso reads and writes all of it.
+mkflatcar() {
+  local tree=$work/fc-tree
+  rm -rf "$tree"
+  mkdir -p "$tree"/{isolinux,syslinux,flatcar}
+  cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 "$tree/isolinux/"
+  echo "INCLUDE /syslinux/syslinux.cfg" > "$tree/isolinux/isolinux.cfg"
+  printf 'default flatcar\nlabel flatcar\n  kernel /flatcar/vmlinuz\n  append initrd=/flatcar/cpio.gz flatcar.autologin\n' > "$tree/syslinux/syslinux.cfg"
+  head -c 4194304 /dev/urandom > "$tree/flatcar/vmlinuz"
+  truncate -s "$1" "$tree/flatcar/cpio.gz"
+  head -c 1048576 /dev/urandom | dd of="$tree/flatcar/cpio.gz" conv=notrunc status=none
+  xorriso -as mkisofs -l -r -J -V CDROM -o "$2" \
+    -b isolinux/isolinux.bin -c isolinux/boot.cat -no-emul-boot -boot-load-size 4 -boot-info-table \
+    -isohybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin "$tree" > "$work/xorriso.log" 2>&1 ||
+    { cat "$work/xorriso.log" >&2; echo "bench.sh: xorriso could not make $2" >&2; exit 1; }
+  rm -rf "$tree"
+}
+
+flatcar() {
+  local base=$work/fc-build.iso
+  mkflatcar "$size" "$base"
+  mkflatcar 67108864 "$work/fc-small.iso"
+  sync
+  echo "== Flatcar layout (no embed areas): base ISO $(stat -c %s "$base") bytes, $fc_rounds interleaved rounds"
+
+  local build=("$work/isobuild" build -q --butane examples/flatcar-live.bu)
+  # The files build appends, for xorriso to add in the same places.
+  "${build[@]}" -o "$work/fc-out.iso" "$base"
+  xorriso -osirrox on -indev "$work/fc-out.iso" \
+    -extract /flatcar/isobuild.img "$work/fc-isobuild.img" \
+    -extract /syslinux/syslinux.cfg "$work/fc-syslinux.cfg" > "$work/xorriso.log" 2>&1 ||
+    { cat "$work/xorriso.log" >&2; echo "bench.sh: xorriso could not extract isobuild's files from $work/fc-out.iso" >&2; exit 1; }
+  rm -f "$work/fc-out.iso"
+  grep -q 'initrd=/flatcar/cpio.gz,/flatcar/isobuild.img' "$work/fc-syslinux.cfg" ||
+    { cat "$work/fc-syslinux.cfg" >&2; echo "bench.sh: isobuild's syslinux.cfg does not load /flatcar/isobuild.img" >&2; exit 1; }
+
+  # fcbig LABEL: one measurement of a 1 GiB write, then its output is removed.
+  fcbig() {
+    case $1 in
+      # build fsyncs its output itself.
+      build) run fc-build "${build[@]}" -o "$work/out.iso" "$base";;
+      cp) run fc-cp sh -c 'cp "$1" "$2" && sync "$2"' sh "$base" "$work/out-cp.iso";;
+      xorriso) run fc-xorriso sh -c 'xorriso -indev "$1" -outdev "$2" -boot_image any replay \
+          -map "$3" /flatcar/isobuild.img -map "$4" /syslinux/syslinux.cfg -commit > "$5" 2>&1 &&
+          sync "$2" || { cat "$5" >&2; exit 1; }' \
+        sh "$base" "$work/out-xorriso.iso" "$work/fc-isobuild.img" "$work/fc-syslinux.cfg" "$work/xorriso.log"
+        if [ ! -e "$work/fc-xorriso-checked" ]; then
+          # Once: xorriso's image holds the same two files.
+          xorriso -osirrox on -indev "$work/out-xorriso.iso" \
+            -extract /flatcar/isobuild.img "$work/fc-check.img" \
+            -extract /syslinux/syslinux.cfg "$work/fc-check.cfg" > "$work/xorriso.log" 2>&1 &&
+            cmp -s "$work/fc-check.img" "$work/fc-isobuild.img" && cmp -s "$work/fc-check.cfg" "$work/fc-syslinux.cfg" ||
+            { echo "bench.sh: xorriso's image does not hold isobuild's /flatcar/isobuild.img and /syslinux/syslinux.cfg" >&2; exit 1; }
+          rm -f "$work/fc-check.img" "$work/fc-check.cfg"
+          touch "$work/fc-xorriso-checked"
+        fi;;
+    esac
+    rm -f "$work"/out*.iso
+  }
+  local order=(cp build xorriso) i j
+  for i in $(seq "$fc_rounds"); do
+    run fc-small "${build[@]}" -o "$work/out-small.iso" "$work/fc-small.iso"
+    rm -f "$work/out-small.iso"
+    for j in 0 1 2; do
+      fcbig "${order[$(((i + j) % 3))]}"
+    done
+  done
+
+  printf '%-36s %10s %12s\n' "median of $fc_rounds" "ms" "peak RSS KiB"
+  local label what
+  for label in fc-cp fc-build fc-xorriso fc-small; do
+    case $label in
+      fc-cp) what="cp + fsync (1 GiB Flatcar)";;
+      fc-build) what="isobuild build -o FILE (Flatcar)";;
+      fc-xorriso) what="xorriso -indev -outdev + fsync";;
+      fc-small) what="isobuild build -o FILE (64 MiB)";;
+    esac
+    printf '%-36s %10.1f %12d\n' "$what" "$(median "$work/$label.ms")" "$(median "$work/$label.rss")"
+  done
+  for label in fc-cp fc-build fc-xorriso; do
+    printf '%-11s rounds (ms): %s\n' "$label" "$(paste -sd' ' "$work/$label.ms")"
+  done
+
+  local cp_ratio speedup
+  cp_ratio=$(ratio fc-build fc-cp)
+  speedup=$(ratio fc-xorriso fc-build)
+  echo "Flatcar build -o FILE / (cp + fsync): $cp_ratio (target <= $fc_max_cp_ratio); xorriso / build: $speedup (target >= $fc_min_xorriso_speedup) (medians of the rounds' ratios)"
+  if awk -v r="$cp_ratio" -v m="$fc_max_cp_ratio" 'BEGIN {exit !(r > m)}'; then
+    echo "FAIL: Flatcar build -o is $cp_ratio times cp + fsync, more than $fc_max_cp_ratio" >&2
+    fail=1
+  fi
+  if awk -v r="$speedup" -v m="$fc_min_xorriso_speedup" 'BEGIN {exit !(r < m)}'; then
+    echo "FAIL: Flatcar build -o is only $speedup times faster than xorriso doing the same change, less than $fc_min_xorriso_speedup" >&2
+    fail=1
+  fi
+  rss_flat fc-build fc-small "$base" "Flatcar build -o" || fail=1
+}
+
+[ "$only" = flatcar ] || coreos
+[ "$only" = coreos ] || flatcar
 exit $fail

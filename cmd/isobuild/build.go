@@ -16,7 +16,7 @@ import (
 	"github.com/isobuild/isobuild/pkg/installer"
 )
 
-const buildLong = `Build a customized live ISO from a base CoreOS live ISO.
+const buildLong = `Build a customized live ISO from a base CoreOS or Flatcar live ISO.
 
 The config comes from a Butane file (--butane, translated with the Butane
 library: no separate butane step) or an Ignition file (--ignition). It is
@@ -35,7 +35,16 @@ when it boots. The other --dest-*, --ignition-ca, --pre-install,
 --post-install, --installer-config and --network-* options are those of
 "isobuild iso customize" (and coreos-installer's). All of them but the
 --network-* options generate a live config; the --butane/--ignition config
-is then merged into it, otherwise it is embedded as it is.`
+is then merged into it, otherwise it is embedded as it is.
+
+Flatcar Container Linux live ISOs have no embed areas: build appends the
+config as usr/share/oem/config.ign in an extra initramfs
+(/flatcar/isobuild.img), makes every boot entry load it with
+flatcar.first_boot=1 and the --karg-* edits, and repoints the ISO's
+metadata; "isobuild iso reset" gives the base image back. There,
+--dest-device with --dest-butane/--dest-ignition makes the live system run
+flatcar-install (which downloads the image: it needs network access); the
+other installer options are refused.`
 
 const buildExample = `  # Installer USB stick: installs to /dev/sda with install.bu, static IP:
   isobuild build --dest-butane install.bu --dest-device /dev/sda \
@@ -47,6 +56,11 @@ const buildExample = `  # Installer USB stick: installs to /dev/sda with install
 
   # Butane with local files (contents.local) and strict checking:
   isobuild build --butane config.bu -d ./files --strict -o custom.iso base.iso
+
+  # Flatcar live ISO (Butane variant: flatcar), and a Flatcar installer:
+  isobuild build --butane flatcar.bu -o custom.iso flatcar_production_iso_image.iso
+  isobuild build --dest-butane install.bu --dest-device /dev/sda \
+      -o installer.iso flatcar_production_iso_image.iso
 
   # Ignition config from stdin, static network, stream to a USB stick:
   isobuild build --ignition - --network-keyfile eth0.nmconnection \
@@ -110,6 +124,11 @@ func runBuild(ctx context.Context, s *streams, o buildOptions, isoPath string) e
 	}
 	if o.butane == "" && len(o.destButane) == 0 && (o.filesDir != "" || o.strict) {
 		return usageError{errors.New("--files-dir and --strict only apply to --butane and --dest-butane")}
+	}
+	if coreos, err := s.hasEmbedAreas(ctx, isoPath); err != nil {
+		return err
+	} else if !coreos {
+		return runRemasterBuild(ctx, s, o, isoPath, info)
 	}
 	// The inputs are read and translated while the base image is being
 	// copied (see modify).

@@ -87,6 +87,14 @@ volume id with the Ignition config spec versions its Ignition accepts (from
 the build date; "isobuild build" refuses newer configs). --json prints the
 same as JSON.
 
+For a live ISO without embed areas (Flatcar, other distributions) it prints
+the volume descriptors and trees (primary, Rock Ridge, Joliet, ISO
+9660:1999, twin trees of a partition offset), the El Torito boot images,
+the MBR, GPT and APM, every boot entry found in the ISOLINUX/SYSLINUX and
+GRUB configurations (kernel, initramfs files, arguments), how isobuild
+customizes the image, and, for an image isobuild customized, what it
+changed and the live config it added.
+
 When the image carries a live Ignition config (config.ign), the report goes
 on to say what it does. For installer media (made with --dest-device,
 --dest-ignition, --dest-butane, --installer-config, ...) that is the disk
@@ -117,6 +125,20 @@ as one object {"live": ..., "live_merged": [...], "dest": ...,
   isobuild inspect --show-config installer.iso`,
 		Args: exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if coreos, err := s.hasEmbedAreas(cmd.Context(), args[0]); err == nil && !coreos {
+				rep, err := inspectLiveISO(cmd.Context(), s, args[0])
+				switch {
+				case err != nil:
+					return err
+				case showConfig && rep.live == nil:
+					return embed.ErrNoConfig
+				case showConfig:
+					return printConfigs(s.out, rep.live, asJSON)
+				case asJSON:
+					return printLiveISOJSON(s.out, rep)
+				}
+				return printLiveISO(s.out, rep)
+			}
 			rep, err := inspect(cmd.Context(), s, args[0])
 			if err != nil {
 				return err

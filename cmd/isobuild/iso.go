@@ -252,9 +252,19 @@ func newISOResetCmd(s *streams) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "reset [-o OUT] ISO",
 		Short: "Remove every customization, restoring the pristine image",
-		Long:  "Empty the initrd embed area and restore the default kernel arguments. The result is byte-identical to the image as it was built.",
+		Long: `Empty the initrd embed area and restore the default kernel arguments. The
+result is byte-identical to the image as it was built.
+
+For an image without embed areas that "isobuild build" remastered (Flatcar),
+the base image is given back byte for byte from the record kept at the end
+of the image: the appended files go and every patched byte is restored.`,
 		Args:  exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if coreos, err := s.hasEmbedAreas(cmd.Context(), args[0]); err == nil && !coreos {
+				if done, err := runRemasterReset(cmd.Context(), s, args[0], out); done {
+					return err
+				}
+			}
 			return modify(cmd.Context(), s, args[0], out, func(im *embed.Image) (embed.Changes, error) {
 				return im.Reset(), nil
 			})

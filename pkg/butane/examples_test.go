@@ -60,6 +60,20 @@ func containsAll(subs ...string) func(*testing.T, string) {
 }
 
 var exampleWants = map[string]exampleWant{
+	"flatcar-install.bu": {
+		users:    map[string][]string{"core": nil},
+		files:    map[string]int{"/etc/hostname": 0o644},
+		contents: map[string]func(*testing.T, string){"/etc/hostname": equals("flatcar-1\n")},
+	},
+	"flatcar-live.bu": {
+		users: map[string][]string{"core": nil},
+		files: map[string]int{"/etc/hostname": 0o644, "/etc/systemd/network/10-static.network": 0o644},
+		units: map[string]bool{"isobuild-hello.service": true},
+		contents: map[string]func(*testing.T, string){
+			"/etc/hostname":                          equals("flatcar-live\n"),
+			"/etc/systemd/network/10-static.network": containsAll("[Match]\nName=eth0\n", "Address=10.0.2.15/24\n"),
+		},
+	},
 	"homelab-install.bu": {
 		users: map[string][]string{"core": nil},
 		files: map[string]int{"/etc/hostname": 0o644, "/etc/NetworkManager/system-connections/lan.nmconnection": 0o600},

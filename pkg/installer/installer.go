@@ -384,7 +384,7 @@ func Build(o Options, f Features) (*Result, error) {
 		if in.Err != nil {
 			return nil, fmt.Errorf("CA certificate: %w", in.Err)
 		}
-		res, err := resource(in.Data)
+		res, err := Resource(in.Data)
 		if err != nil {
 			return nil, err
 		}
@@ -457,7 +457,7 @@ func Build(o Options, f Features) (*Result, error) {
 		}
 		fallthrough
 	case b.liveUsed:
-		cfg, err := marshal(b.live, "live config")
+		cfg, err := MarshalConfig(b.live, "live config")
 		if err != nil {
 			return nil, err
 		}
@@ -608,7 +608,7 @@ func (b *builder) destConfig(dests []*ignconfig.Config, cas [][]byte, userSetsDe
 		var wrapper types.Config
 		wrapper.Ignition.Version = GeneratedSpec
 		for _, ca := range cas {
-			res, err := resource(ca)
+			res, err := Resource(ca)
 			if err != nil {
 				return err
 			}
@@ -619,14 +619,14 @@ func (b *builder) destConfig(dests []*ignconfig.Config, cas [][]byte, userSetsDe
 			if err != nil {
 				return fmt.Errorf("merging Ignition config %s: %w", b.o.DestIgnition[i].Name, err)
 			}
-			res, err := resource(compact)
+			res, err := Resource(compact)
 			if err != nil {
 				return err
 			}
 			wrapper.Ignition.Config.Merge = append(wrapper.Ignition.Config.Merge, res)
 		}
 		var err error
-		if dest, err = marshal(wrapper, "destination config"); err != nil {
+		if dest, err = MarshalConfig(wrapper, "destination config"); err != nil {
 			return err
 		}
 	}
@@ -678,7 +678,7 @@ func (b *builder) mergeParsed(name string, cfg *ignconfig.Config) error {
 	if err != nil {
 		return fmt.Errorf("merging Ignition config %s: %w", name, err)
 	}
-	res, err := resource(compact)
+	res, err := Resource(compact)
 	if err != nil {
 		return fmt.Errorf("merging Ignition config %s: %w", name, err)
 	}
@@ -694,7 +694,7 @@ func (b *builder) addFile(path string, mode int, data []byte) error {
 			return &ConflictError{Kind: "path", Name: path}
 		}
 	}
-	res, err := resource(data)
+	res, err := Resource(data)
 	if err != nil {
 		return err
 	}
@@ -718,10 +718,10 @@ func (b *builder) addUnit(name, contents string) error {
 	return nil
 }
 
-// marshal serializes a generated config compactly with a final newline and
+// MarshalConfig serializes a generated config compactly with a final newline and
 // checks it with the Ignition library, so a generated config is never
 // invalid.
-func marshal(c types.Config, what string) ([]byte, error) {
+func MarshalConfig(c types.Config, what string) ([]byte, error) {
 	b, err := ignconfig.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("serializing %s: %w", what, err)
@@ -733,8 +733,9 @@ func marshal(c types.Config, what string) ([]byte, error) {
 	return b, nil
 }
 
-// resource returns an Ignition resource that carries data inline, gzipped.
-func resource(data []byte) (types.Resource, error) {
+// Resource returns an Ignition resource that carries data inline, gzipped,
+// for the configs this package and package flatcar generate.
+func Resource(data []byte) (types.Resource, error) {
 	var buf bytes.Buffer
 	zw, err := initrd.NewCompressor(&buf, initrd.Gzip)
 	if err != nil {

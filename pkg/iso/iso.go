@@ -15,6 +15,14 @@
 // bounds-checked against the image size, so a corrupt image yields a
 // *FormatError rather than a panic or a huge allocation.
 //
+// Beyond that, Trees reads every directory hierarchy of an image (the
+// primary tree with Rock Ridge names, Joliet, ISO 9660:1999, and their twins
+// in a descriptor set at a partition offset), and Editor adds or replaces
+// files by appending new extents after the image end and repointing the
+// directory records, path tables and volume sizes of every tree
+// ("append and repoint", the project's remastering specification §4.2),
+// without rebuilding the image or moving El Torito boot images.
+//
 // Why not github.com/kdomanski/iso9660: its reader hides file extents and
 // prefers Joliet/Rock Ridge names (which breaks upper-case ISO 9660 lookups).
 // The small image writer that the tests and the demo use lives in the
@@ -77,7 +85,8 @@ type Image struct {
 // Nothing else is read up front. It fails if there is no primary volume
 // descriptor, if a descriptor lacks the CD001 identifier or version 1, and,
 // with an error matching ErrIncomplete, if the volume space size recorded in
-// the primary descriptor exceeds size.
+// the primary descriptor exceeds size. (A supplementary descriptor of
+// version 2, the ISO 9660:1999 enhanced descriptor, is accepted.)
 func Open(r io.ReaderAt, size int64) (*Image, error) {
 	if size < 0 {
 		return nil, fmt.Errorf("open ISO: negative image size %d", size)
@@ -99,7 +108,7 @@ func Open(r io.ReaderAt, size int64) (*Image, error) {
 			}
 			return nil, &FormatError{Offset: off, What: "volume descriptor", Err: err}
 		}
-		if buf[6] != 1 {
+		if buf[6] != 1 && !(buf[0] == TypeSupplementary && buf[6] == 2) { // an ISO 9660:1999 EVD has version 2
 			return nil, &FormatError{Offset: off, What: "volume descriptor", Err: errUnknownVersion}
 		}
 		d := Descriptor{Type: buf[0], Offset: off}

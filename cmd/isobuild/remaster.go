@@ -1,0 +1,359 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/isobuild/isobuild/internal/imagefile"
+	"github.com/isobuild/isobuild/internal/output"
+	"github.com/isobuild/isobuild/pkg/bootcfg"
+	"github.com/isobuild/isobuild/pkg/embed"
+	"github.com/isobuild/isobuild/pkg/flatcar"
+	"github.com/isobuild/isobuild/pkg/installer"
+	"github.com/isobuild/isobuild/pkg/overlay"
+	"github.com/isobuild/isobuild/pkg/remaster"
+)
+
+// hasEmbedAreas reports whether the image at path is a CoreOS live ISO
+// (with an initrd embed area); false with a nil error means it is an ISO
+// 9660 image without one, which build remasters.
+func (s *streams) hasEmbedAreas(ctx context.Context, path string) (bool, error) {
+	f, im, err := s.openImage(ctx, path, imagefile.Read)
+	if err == nil {
+		f.Close()
+		return im != nil, nil
+	}
+	if errors.Is(err, embed.ErrUnrecognized) {
+		return false, nil
+	}
+	return false, err
+}
+
+// openRemaster opens an image without embed areas for build.
+func (s *streams) openRemaster(ctx context.Context, path string) (*imagefile.File, *remaster.Image, error) {
+	f, err := imagefile.Open(ctx, path, imagefile.Read, s.imageOptions())
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	im, err := remaster.Open(f.File, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, im, nil
+}
+
+// runRemasterBuild is build for an ISO without embed areas: the config
+// goes into an extra initramfs that every boot entry loads (see package
+// remaster). Flatcar is the only such OS that runs Ignition.
+func runRemasterBuild(ctx context.Context, s *streams, o buildOptions, isoPath string, info io.Writer) error {
+	f, rm, err := s.openRemaster(ctx, isoPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if o.out == output.Stdout {
+		if err := output.CheckStream(s.stdout, f.File); err != nil {
+			return err
+		}
+	}
+	var base io.ReaderAt = f.File
+	baseSize := rm.Size()
+	if rec := rm.Record(); rec != nil {
+		if !o.force {
+			return hintedError{fmt.Errorf("%s: already customized by isobuild (%s)", isoPath, describeRecord(rec)),
+				"add -f to replace its customization, or start from the original image (isobuild iso reset -o BASE.iso " + isoPath + " gives it back)"}
+		}
+		reset, err := rm.Reset()
+		if err != nil {
+			return fmt.Errorf("%s: %w", isoPath, err)
+		}
+		if rm, err = remaster.Open(reset, reset.Size()); err != nil {
+			return fmt.Errorf("%s: the image it was made from: %w", isoPath, err)
+		}
+		base, baseSize = reset, reset.Size()
+	}
+	if !rm.Flatcar() {
+		return hintedError{fmt.Errorf("%s: not a CoreOS live ISO (it has no embed areas) and not a Flatcar ISO: %s, so nothing on it is known to run Ignition", isoPath, describeEntries(rm)),
+			"isobuild customizes CoreOS live ISOs (Fedora CoreOS, RHCOS, SCOS) and Flatcar Container Linux live ISOs; files and kernel arguments for other live ISOs (--initrd-file, --iso-file) are planned; isobuild inspect shows what the image holds"}
+	}
+	var pending *output.Pending
+	if o.out != output.Stdout {
+		if pending, err = output.Begin(ctx, o.out, base, baseSize); err != nil {
+			return err
+		}
+		defer pending.Abort()
+	}
+	ov, summary, err := planFlatcar(ctx, s, o, rm)
+	if err != nil {
+		return err
+	}
+	if pending != nil {
+		err = pending.Finish(ctx, ov)
+	} else {
+		err = output.Stream(ctx, s.stdout, ov)
+	}
+	if err != nil {
+		return err
+	}
+	dest := o.out
+	if dest == output.Stdout {
+		dest = "standard output"
+	}
+	fmt.Fprintf(info, "Wrote %s from %s (Flatcar live ISO, remastered: %d bytes added after the base image's %d)\n", dest, isoPath, ov.Size()-baseSize, baseSize)
+	for _, line := range summary {
+		fmt.Fprintf(info, "  %s\n", line)
+	}
+	return nil
+}
+
+// flatcarUnsupported lists the installer options a Flatcar image cannot
+// take, by flag name.
+func flatcarUnsupported(install installer.Options) []string {
+	var out []string
+	for _, opt := range []struct {
+		name string
+		set  bool
+	}{
+		{"--dest-console", len(install.DestConsole) > 0},
+		{"--dest-karg-append", len(install.DestKargAppend) > 0},
+		{"--dest-karg-delete", len(install.DestKargDelete) > 0},
+		{"--network-keyfile", len(install.NetworkKeyfile) > 0},
+		{"--network-nmstate", len(install.NetworkNmstate) > 0},
+		{"--ignition-ca", len(install.IgnitionCA) > 0},
+		{"--pre-install", len(install.PreInstall) > 0},
+		{"--post-install", len(install.PostInstall) > 0},
+		{"--installer-config", len(install.InstallerConfig) > 0},
+		{"--live-ignition", len(install.LiveIgnition) > 0},
+	} {
+		if opt.set {
+			out = append(out, opt.name)
+		}
+	}
+	return out
+}
+
+// planFlatcar reads the inputs and plans the remaster of a Flatcar image.
+func planFlatcar(ctx context.Context, s *streams, o buildOptions, rm *remaster.Image) (*overlay.Image, []string, error) {
+	o.variants = butaneVariants{}
+	config, install, err := buildInputs(ctx, s, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, p := range slices.Sorted(maps.Keys(o.variants)) {
+		if v := o.variants[p]; v != "flatcar" {
+			fmt.Fprintf(s.err, "warning: %s is a Butane config of variant %s; Flatcar images take variant: flatcar (version: 1.0.0 or 1.1.0), which checks the config for Flatcar\n", displayName(p), v)
+		}
+	}
+	if bad := flatcarUnsupported(install); len(bad) > 0 {
+		return nil, nil, usageHint("configure the same in the Butane config (variant: flatcar): storage.files for network units and keys, systemd units for hooks, kernel_arguments for the installed system",
+			"%s: not supported for Flatcar images (they are coreos-installer options)", strings.Join(bad, ", "))
+	}
+	if err := checkInstallIntent(o, install); err != nil {
+		return nil, nil, err
+	}
+	if err := checkLiveStorage(o, config); err != nil {
+		return nil, nil, err
+	}
+	var inst *flatcar.Install
+	if install.DestDevice != "" {
+		inst = &flatcar.Install{Device: install.DestDevice, Configs: install.DestIgnition, Generator: "isobuild build"}
+	}
+	live, warnings, err := flatcar.LiveConfig(config, inst)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(s.err, "warning: %s\n", w)
+	}
+	var summary []string
+	change := remaster.Change{Description: remaster.Description{Generator: "isobuild build", OS: "flatcar"}}
+	edit := o.kargs
+	if live != nil {
+		if change.Initrd, err = flatcar.Initramfs(live); err != nil {
+			return nil, nil, err
+		}
+		src := "--ignition " + displayName(o.ignition)
+		if o.butane != "" {
+			src = "--butane " + displayName(o.butane) + " (translated from Butane)"
+		}
+		switch {
+		case inst != nil && config != nil:
+			summary = append(summary, fmt.Sprintf("live Ignition config: generated installer config (%d bytes), merging %s", len(live), src))
+		case inst != nil:
+			summary = append(summary, fmt.Sprintf("live Ignition config: generated installer config (%d bytes)", len(live)))
+		default:
+			summary = append(summary, fmt.Sprintf("live Ignition config: %d bytes from %s", len(live), strings.TrimPrefix(strings.TrimPrefix(src, "--butane "), "--ignition ")))
+		}
+		if inst != nil {
+			for _, d := range inst.Configs {
+				summary = append(summary, "install config:       "+d.Name)
+			}
+			summary = append(summary, "installs to:          "+inst.Device+" (flatcar-install, which downloads the image: the machine needs network access)")
+		}
+	}
+	firstBoot := live != nil
+	change.Args = func(e bootcfg.Entry, args string) (string, error) {
+		if firstBoot {
+			args = withFirstBoot(args)
+		}
+		return edit.Apply(args)
+	}
+	if live == nil && edit.Empty() {
+		return nil, nil, usageError{errors.New("nothing to do: give a config (--butane, --ignition, --dest-butane with --dest-device) or kernel argument options")}
+	}
+	change.Description.Kargs = kargsDescription(edit)
+	if firstBoot {
+		change.Description.Kargs = append([]string{"append " + flatcar.FirstBootArg}, change.Description.Kargs...)
+	}
+	if change.Initrd != nil {
+		p, err := rm.InitrdPath(change)
+		if err != nil {
+			return nil, nil, err
+		}
+		change.InitrdPath, change.Description.Initrd = p, p
+		summary = append(summary, fmt.Sprintf("extra initramfs:      %s (%d bytes), loaded by every boot entry (%d)", p, len(change.Initrd), len(rm.Entries())))
+	}
+	ov, err := rm.Overlay(change)
+	if err != nil {
+		return nil, nil, err
+	}
+	if firstBoot {
+		summary = append(summary, "kernel arguments:     + "+flatcar.FirstBootArg+" (Flatcar runs Ignition only with it)")
+	}
+	if !edit.Empty() {
+		summary = append(summary, "kernel arguments:     "+strings.Join(kargsDescription(edit), "; "))
+	}
+	return ov, summary, nil
+}
+
+// withFirstBoot sets flatcar.first_boot=1 in args, replacing another value.
+func withFirstBoot(args string) string {
+	fields := strings.Fields(args)
+	out := fields[:0]
+	for _, f := range fields {
+		if f == "flatcar.first_boot" || strings.HasPrefix(f, "flatcar.first_boot=") {
+			continue
+		}
+		out = append(out, f)
+	}
+	return strings.Join(append(out, flatcar.FirstBootArg), " ")
+}
+
+func kargsDescription(e embed.KargsEdit) []string {
+	var out []string
+	for _, a := range e.Append {
+		out = append(out, "append "+a)
+	}
+	for _, d := range e.Delete {
+		out = append(out, "delete "+d)
+	}
+	for _, r := range e.Replace {
+		out = append(out, "replace "+r)
+	}
+	return out
+}
+
+func describeRecord(rec *remaster.Record) string {
+	d := rec.Description
+	var parts []string
+	if d.OS != "" {
+		parts = append(parts, d.OS)
+	}
+	if d.Initrd != "" {
+		parts = append(parts, "extra initramfs "+d.Initrd)
+	}
+	if len(d.Kargs) > 0 {
+		parts = append(parts, "kernel arguments: "+strings.Join(d.Kargs, ", "))
+	}
+	parts = append(parts, fmt.Sprintf("base image of %d bytes", rec.BaseSize))
+	return strings.Join(parts, "; ")
+}
+
+// describeEntries says what boots the image.
+func describeEntries(rm *remaster.Image) string {
+	entries := rm.Entries()
+	if len(entries) == 0 {
+		return "no Linux boot entry was found in an ISOLINUX/SYSLINUX or GRUB configuration"
+	}
+	var kernels []string
+	for _, e := range entries {
+		k := e.Kernel
+		if len(kernels) < 3 && !slices.Contains(kernels, k) {
+			kernels = append(kernels, k)
+		}
+	}
+	return fmt.Sprintf("%d boot entries load %s", len(entries), strings.Join(kernels, ", "))
+}
+
+// runRemasterReset is "iso reset" for an image isobuild remastered: it
+// gives back the base image byte for byte from the image's reset record.
+// It returns false, having done nothing, for an image without a record.
+func runRemasterReset(ctx context.Context, s *streams, path, dest string) (bool, error) {
+	err := remasterReset(ctx, s, path, dest)
+	if errors.Is(err, remaster.ErrNotCustomized) {
+		return false, nil
+	}
+	return true, err
+}
+
+func remasterReset(ctx context.Context, s *streams, path, dest string) error {
+	mode := imagefile.Read
+	if dest == "" {
+		mode = imagefile.Edit
+	}
+	f, err := imagefile.Open(ctx, path, mode, s.imageOptions())
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	rm, err := remaster.Open(f.File, st.Size())
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if rm.Record() == nil {
+		return remaster.ErrNotCustomized
+	}
+	ov, err := rm.Reset()
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	switch dest {
+	case "":
+		// The patches first, under the journal; then the cut. A crash
+		// between the two leaves the record in the tail, and running
+		// the reset again finishes it.
+		if err := f.Apply(ctx, ov); err != nil {
+			return err
+		}
+		if err := f.Truncate(ov.Size()); err != nil {
+			return fmt.Errorf("%s: cutting the image to its base size: %w", path, err)
+		}
+		return f.Sync()
+	case output.Stdout:
+		if err := output.CheckStream(s.stdout, f.File); err != nil {
+			return err
+		}
+		return output.Stream(ctx, s.stdout, ov)
+	}
+	pending, err := output.Begin(ctx, dest, f.File, ov.Size())
+	if err != nil {
+		return err
+	}
+	defer pending.Abort()
+	return pending.Finish(ctx, ov)
+}

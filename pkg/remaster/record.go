@@ -1,0 +1,196 @@
+package remaster
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/isobuild/isobuild/pkg/iso"
+	"github.com/isobuild/isobuild/pkg/overlay"
+)
+
+// Record layout, all integers little-endian, padded with zeros to a whole
+// number of sectors:
+//
+//	0   32  magic
+//	32   8  record length in bytes, before the padding
+//	40   8  base image size
+//	48   4  number of patched ranges N
+//	52   4  description length D
+//	56  32  SHA-256 of bytes [88, record length)
+//	88  12N ranges: offset (8), length (4)
+//	    ... the original bytes of each range, in order
+//	    D   the description, JSON
+const (
+	recordMagic   = "ISOBUILD REMASTER RECORD v1\n\x00\x00\x00\x00"
+	recordHeader  = 88
+	maxRecordSize = 16 << 20
+	// recordSearch bounds how far from the end of an image the record is
+	// looked for: the padding to 1 MiB and the backup GPT follow it.
+	recordSearch = 4 << 20
+)
+
+// Description is what a remaster changed, as stored in its record.
+type Description struct {
+	Generator string   `json:"generator,omitempty"` // e.g. "isobuild build"
+	OS        string   `json:"os,omitempty"`        // "flatcar", ...
+	Initrd    string   `json:"initrd,omitempty"`    // ISO path of the extra initramfs
+	Kargs     []string `json:"kargs,omitempty"`     // the kernel-argument edits, as given
+	Files     []string `json:"files,omitempty"`     // ISO files added or replaced by the user
+}
+
+// Record is a decoded reset record.
+type Record struct {
+	Offset      int64 // byte offset of the record in the image
+	BaseSize    int64 // size of the base image
+	Ranges      []overlay.Range
+	originals   [][]byte
+	Description Description
+}
+
+func newRecord(r io.ReaderAt, size int64, ranges []overlay.Range, d Description) ([]byte, error) {
+	desc, err := json.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	var body bytes.Buffer
+	for _, rg := range ranges {
+		var b [12]byte
+		binary.LittleEndian.PutUint64(b[:], uint64(rg.Offset))
+		binary.LittleEndian.PutUint32(b[8:], uint32(rg.Length))
+		body.Write(b[:])
+	}
+	for _, rg := range ranges {
+		orig := make([]byte, rg.Length)
+		if _, err := r.ReadAt(orig, rg.Offset); err != nil {
+			return nil, fmt.Errorf("reading the original bytes at %d: %w", rg.Offset, err)
+		}
+		body.Write(orig)
+	}
+	body.Write(desc)
+	n := recordHeader + body.Len()
+	if n > maxRecordSize {
+		return nil, fmt.Errorf("reset record of %d bytes is larger than %d", n, maxRecordSize)
+	}
+	out := make([]byte, alignUp(int64(n), iso.SectorSize))
+	copy(out, recordMagic)
+	binary.LittleEndian.PutUint64(out[32:], uint64(n))
+	binary.LittleEndian.PutUint64(out[40:], uint64(size))
+	binary.LittleEndian.PutUint32(out[48:], uint32(len(ranges)))
+	binary.LittleEndian.PutUint32(out[52:], uint32(len(desc)))
+	copy(out[recordHeader:], body.Bytes())
+	sum := sha256.Sum256(out[recordHeader:n])
+	copy(out[56:], sum[:])
+	return out, nil
+}
+
+// findRecord looks for a reset record in the last sectors of the image.
+func findRecord(r io.ReaderAt, size int64) (*Record, error) {
+	start := max(0, size-recordSearch) / iso.SectorSize * iso.SectorSize
+	tail := make([]byte, size-start)
+	if _, err := r.ReadAt(tail, start); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("reading the end of the image: %w", err)
+	}
+	for off := int64(len(tail)) / iso.SectorSize * iso.SectorSize; off >= 0; off -= iso.SectorSize {
+		if off+recordHeader > int64(len(tail)) || string(tail[off:off+32]) != recordMagic {
+			continue
+		}
+		rec, err := readRecord(r, size, start+off)
+		if err != nil {
+			return nil, err
+		}
+		return rec, nil
+	}
+	return nil, nil
+}
+
+// RecordError reports a damaged reset record.
+type RecordError struct {
+	Offset int64
+	Err    error
+}
+
+func (e *RecordError) Error() string {
+	return fmt.Sprintf("isobuild reset record at byte %d: %v", e.Offset, e.Err)
+}
+
+func (e *RecordError) Unwrap() error { return e.Err }
+
+func readRecord(r io.ReaderAt, size, at int64) (*Record, error) {
+	fail := func(format string, args ...any) error {
+		return &RecordError{Offset: at, Err: fmt.Errorf(format, args...)}
+	}
+	var h [recordHeader]byte
+	if _, err := r.ReadAt(h[:], at); err != nil {
+		return nil, fail("%w", err)
+	}
+	n := int64(binary.LittleEndian.Uint64(h[32:]))
+	base := int64(binary.LittleEndian.Uint64(h[40:]))
+	count := int64(binary.LittleEndian.Uint32(h[48:]))
+	dlen := int64(binary.LittleEndian.Uint32(h[52:]))
+	if n < recordHeader || n > maxRecordSize || at+n > size {
+		return nil, fail("length %d is out of range", n)
+	}
+	if base <= 0 || base > at {
+		return nil, fail("base size %d is out of range", base)
+	}
+	data := make([]byte, n)
+	if _, err := r.ReadAt(data, at); err != nil {
+		return nil, fail("%w", err)
+	}
+	if sum := sha256.Sum256(data[recordHeader:]); !bytes.Equal(sum[:], h[56:88]) {
+		return nil, fail("checksum mismatch")
+	}
+	body := data[recordHeader:]
+	if count*12 > int64(len(body)) {
+		return nil, fail("%d ranges do not fit", count)
+	}
+	rec := &Record{Offset: at, BaseSize: base}
+	pos := count * 12
+	for i := int64(0); i < count; i++ {
+		off := int64(binary.LittleEndian.Uint64(body[i*12:]))
+		ln := int64(binary.LittleEndian.Uint32(body[i*12+8:]))
+		if off < 0 || ln <= 0 || off+ln > base || pos+ln > int64(len(body)) {
+			return nil, fail("range %d (%d bytes at %d) is out of range", i, ln, off)
+		}
+		if len(rec.Ranges) > 0 {
+			if prev := rec.Ranges[len(rec.Ranges)-1]; off < prev.Offset+prev.Length {
+				return nil, fail("range %d overlaps the one before", i)
+			}
+		}
+		rec.Ranges = append(rec.Ranges, overlay.Range{Offset: off, Length: ln})
+		rec.originals = append(rec.originals, body[pos:pos+ln])
+		pos += ln
+	}
+	if pos+dlen != int64(len(body)) {
+		return nil, fail("description of %d bytes does not end the record", dlen)
+	}
+	if err := json.Unmarshal(body[pos:], &rec.Description); err != nil {
+		return nil, fail("description: %w", err)
+	}
+	return rec, nil
+}
+
+// ErrNotCustomized is returned by Reset for an image without a record.
+var ErrNotCustomized = errors.New("the image has no isobuild reset record")
+
+// Reset returns the base image the remastered image was made from, byte
+// for byte: the image cut to the base size, with the original bytes of
+// every patched range.
+func (im *Image) Reset() (*overlay.Image, error) {
+	rec := im.record
+	if rec == nil {
+		return nil, ErrNotCustomized
+	}
+	ov := overlay.New(im.r, rec.BaseSize)
+	for i, rg := range rec.Ranges {
+		if err := ov.Patch(rg.Offset, rec.originals[i]); err != nil {
+			return nil, &RecordError{Offset: rec.Offset, Err: err}
+		}
+	}
+	return ov, nil
+}

@@ -1,0 +1,367 @@
+// Package remaster customizes live ISO images that have no embed areas,
+// such as Flatcar Container Linux's, without rebuilding them: new and
+// changed files are appended after the end of the base image as new
+// extents, and the metadata that locates them is repointed in place.
+//
+// In isobuild's pipeline this package plays the role that package embed
+// plays for CoreOS images: it turns a customization into an
+// [overlay.Image] (patches of base bytes plus appended extents), which
+// every output consumes. A [Change] adds an extra initramfs next to the
+// image's own, makes every boot entry (ISOLINUX/SYSLINUX and GRUB, found
+// by package bootcfg) load it as its last initramfs, and edits the kernel
+// arguments of every entry. The ISO 9660 work (every directory tree:
+// primary with Rock Ridge, Joliet, ISO 9660:1999 and the twin trees of a
+// partition offset; directory moves; volume sizes) is done by package iso's
+// Editor, the MBR, GPT and APM are grown by package sysarea; El Torito
+// boot images, boot-info tables, the volume label, the dates and every
+// other byte stay as they were.
+//
+// # Reset record
+//
+// The last sectors of the appended ISO data hold a record of the
+// remaster: the base image's size, the original bytes of every range the
+// remaster patched, and a JSON description of the change. [Image.Reset]
+// uses it to give back the base image byte for byte, and [Image.Record]
+// tells callers that an image was customized by isobuild. The record is
+// found by scanning the end of the image (it lies before the padding and
+// the backup GPT, at most a few MiB from the end) for its magic and
+// checking its SHA-256.
+package remaster
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/isobuild/isobuild/pkg/bootcfg"
+	"github.com/isobuild/isobuild/pkg/iso"
+	"github.com/isobuild/isobuild/pkg/overlay"
+	"github.com/isobuild/isobuild/pkg/sysarea"
+)
+
+// DefaultInitrdName is the file name of the extra initramfs.
+const DefaultInitrdName = "isobuild.img"
+
+// Image is an opened live ISO that has no embed areas.
+type Image struct {
+	r    io.ReaderAt
+	size int64
+
+	ISO     *iso.Image
+	System  *sysarea.Layout
+	Trees   []*iso.Tree
+	Configs []*bootcfg.Config
+
+	record *Record
+}
+
+// Open reads the volume descriptors, the system area, every directory tree
+// and the boot configurations of the image r of size bytes. It fails if
+// the image is not an ISO 9660 image, if a tree or a partition table is
+// corrupt, or if the image has a UDF bridge (which this package cannot
+// keep consistent).
+func Open(r io.ReaderAt, size int64) (*Image, error) {
+	img, err := iso.Open(r, size)
+	if err != nil {
+		return nil, err
+	}
+	sys, err := sysarea.Read(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("reading the system area: %w", err)
+	}
+	var bases []int64
+	if off := sys.PartitionOffset(); off > 0 {
+		bases = append(bases, off)
+	}
+	trees, err := img.Trees(bases...)
+	if err != nil {
+		return nil, err
+	}
+	if len(trees) == 0 {
+		return nil, errors.New("the image has no directory tree")
+	}
+	cfgs, err := bootcfg.Discover(trees[0].FS())
+	if err != nil {
+		return nil, fmt.Errorf("reading the boot configuration: %w", err)
+	}
+	rec, err := findRecord(r, size)
+	if err != nil {
+		return nil, err
+	}
+	return &Image{r: r, size: size, ISO: img, System: sys, Trees: trees, Configs: cfgs, record: rec}, nil
+}
+
+// Size returns the size of the image in bytes.
+func (im *Image) Size() int64 { return im.size }
+
+// Record returns the reset record of an image that isobuild remastered,
+// or nil.
+func (im *Image) Record() *Record { return im.record }
+
+// Entries returns every Linux boot entry of every configuration file.
+func (im *Image) Entries() []bootcfg.Entry {
+	var out []bootcfg.Entry
+	for _, c := range im.Configs {
+		out = append(out, c.Entries...)
+	}
+	return out
+}
+
+// Flatcar reports whether the image is laid out like Flatcar Container
+// Linux's live ISO: a boot entry loads /flatcar/vmlinuz with
+// /flatcar/cpio.gz.
+func (im *Image) Flatcar() bool {
+	for _, e := range im.Entries() {
+		if strings.EqualFold(strings.TrimPrefix(e.Kernel, "/"), "flatcar/vmlinuz") {
+			return true
+		}
+	}
+	return false
+}
+
+// File is a file to add to the ISO tree or to replace there.
+type File struct {
+	Path string // absolute ISO path, such as /nocloud/user-data
+	Data []byte
+}
+
+// Change is a customization.
+type Change struct {
+	// Initrd is an extra initramfs loaded by every boot entry after the
+	// entry's own initramfs; nil for none.
+	Initrd []byte
+	// InitrdPath is where the extra initramfs goes in the ISO tree; empty
+	// means DefaultInitrdName in the directory of the first boot entry's
+	// first initramfs. The directory must exist.
+	InitrdPath string
+	// Args returns the new kernel arguments of a boot entry; nil keeps
+	// them.
+	Args func(e bootcfg.Entry, args string) (string, error)
+	// Files are added to or replaced in the ISO tree.
+	Files []File
+	// Description is stored in the reset record (see Record.Description).
+	Description Description
+}
+
+// ErrNoBootEntry is returned for an image in which no Linux boot entry was
+// found, so there is nothing that could load an extra initramfs.
+var ErrNoBootEntry = errors.New("no Linux boot entry found in the image's ISOLINUX/SYSLINUX or GRUB configuration")
+
+// InitrdPath returns where c's extra initramfs goes.
+func (im *Image) InitrdPath(c Change) (string, error) {
+	if c.InitrdPath != "" {
+		return "/" + strings.TrimPrefix(path.Clean(c.InitrdPath), "/"), nil
+	}
+	for _, e := range im.Entries() {
+		if len(e.Initrds) > 0 {
+			dir := path.Dir("/" + strings.TrimPrefix(e.Initrds[0], "/"))
+			return path.Join(dir, DefaultInitrdName), nil
+		}
+	}
+	if len(im.Entries()) == 0 {
+		return "", ErrNoBootEntry
+	}
+	return "/" + DefaultInitrdName, nil
+}
+
+// Overlay returns the customized image as an overlay of the opened image.
+// The result keeps a reset record (see the package documentation) and is
+// checked before it is returned: its trees are read again, the new files
+// are looked up in each of them, and the partition tables are verified.
+func (im *Image) Overlay(c Change) (*overlay.Image, error) {
+	if im.record != nil {
+		return nil, ErrCustomized
+	}
+	if off := im.System.PartitionOffset(); off > 0 {
+		return nil, &PartitionOffsetError{Offset: off}
+	}
+	// The record holds the original bytes of the ranges the remaster
+	// patches. Which ranges those are does not depend on the record (only
+	// their new contents do), so a first plan without a record finds
+	// them and the second one carries it.
+	dry, _, err := im.plan(c, nil)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := newRecord(im.r, im.size, dry.Patched(), c.Description)
+	if err != nil {
+		return nil, err
+	}
+	ov, added, err := im.plan(c, rec)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Equal(dry.Patched(), ov.Patched()) {
+		return nil, errors.New("internal error: the reset record changed the patched ranges")
+	}
+	if err := verify(ov, added); err != nil {
+		return nil, fmt.Errorf("checking the remastered image: %w", err)
+	}
+	return ov, nil
+}
+
+// PartitionOffsetError is returned by Overlay for an image whose ISO 9660
+// volume is also partition 1 at a partition offset (xorriso
+// -partition_offset, as in Ubuntu's and Arch's ISOs), usually followed by
+// an appended EFI partition. Appended files would lie beyond partition 1,
+// invisible to whatever reads the volume through it, unless the appended
+// partition is moved behind them, which this package does not do yet.
+type PartitionOffsetError struct{ Offset int64 }
+
+func (e *PartitionOffsetError) Error() string {
+	return fmt.Sprintf("the ISO 9660 volume is partition 1 at byte %d (a partition offset, as in Ubuntu-style images): appending files there is not supported yet, since they would lie outside partition 1", e.Offset)
+}
+
+// ErrCustomized is returned by Overlay for an image that isobuild already
+// remastered: reset it first (Open the Reset overlay).
+var ErrCustomized = errors.New("the image is already customized by isobuild")
+
+// plan builds the overlay; record is the encoded reset record or nil. It
+// returns the files added or replaced, for verify.
+func (im *Image) plan(c Change, record []byte) (*overlay.Image, []File, error) {
+	ov := overlay.New(im.r, im.size)
+	end := alignUp(im.size, iso.SectorSize)
+	if end > im.size {
+		if _, err := ov.Append(zeros{}, end-im.size); err != nil {
+			return nil, nil, err
+		}
+	}
+	ed := iso.NewEditor(im.ISO, im.Trees, ov, end)
+	var files []File
+	if c.Initrd != nil {
+		p, err := im.InitrdPath(c)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := ed.AddFile(p, bytes.NewReader(c.Initrd), int64(len(c.Initrd))); err != nil {
+			return nil, nil, fmt.Errorf("adding the extra initramfs %s: %w", p, err)
+		}
+		files = append(files, File{Path: p, Data: c.Initrd})
+		c.InitrdPath = p
+	}
+	if c.Initrd != nil || c.Args != nil {
+		if len(im.Entries()) == 0 {
+			return nil, nil, ErrNoBootEntry
+		}
+		for _, cfg := range im.Configs {
+			data, changed, err := cfg.Rewrite(bootcfg.Edit{Initrd: c.InitrdPath, Args: c.Args})
+			if err != nil {
+				return nil, nil, fmt.Errorf("editing %s: %w", cfg.Path, err)
+			}
+			if !changed {
+				continue
+			}
+			p := "/" + strings.TrimPrefix(cfg.Path, "/")
+			if err := ed.ReplaceFile(p, bytes.NewReader(data), int64(len(data))); err != nil {
+				return nil, nil, fmt.Errorf("replacing %s: %w", p, err)
+			}
+			files = append(files, File{Path: p, Data: data})
+		}
+	}
+	for _, f := range c.Files {
+		p := "/" + strings.TrimPrefix(path.Clean(f.Path), "/")
+		_, err := im.Trees[0].Lookup(p)
+		switch {
+		case err == nil:
+			err = ed.ReplaceFile(p, bytes.NewReader(f.Data), int64(len(f.Data)))
+		case errors.Is(err, fs.ErrNotExist):
+			err = ed.AddFile(p, bytes.NewReader(f.Data), int64(len(f.Data)))
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("adding %s: %w", p, err)
+		}
+		files = append(files, File{Path: p, Data: f.Data})
+	}
+	if record != nil {
+		if _, err := ed.Reserve(bytes.NewReader(record), int64(len(record))); err != nil {
+			return nil, nil, err
+		}
+	}
+	oldVolumeEnd := int64(im.ISO.Primary().VolumeSpaceSize) * iso.SectorSize
+	g, err := im.System.Grow(oldVolumeEnd, ed.End())
+	if err != nil {
+		return nil, nil, fmt.Errorf("growing the partition tables: %w", err)
+	}
+	if err := ed.Finish(g.Size); err != nil {
+		return nil, nil, err
+	}
+	for _, p := range g.Patches {
+		if err := ov.Patch(p.Off, p.Data); err != nil {
+			return nil, nil, fmt.Errorf("patching the partition tables at byte %d: %w", p.Off, err)
+		}
+	}
+	tailStart := g.Size - int64(len(g.Tail))
+	if pad := tailStart - ov.Size(); pad > 0 {
+		if _, err := ov.Append(zeros{}, pad); err != nil {
+			return nil, nil, err
+		}
+	} else if pad < 0 {
+		return nil, nil, fmt.Errorf("internal error: the partition tables' tail starts at byte %d, before the end of the data at %d", tailStart, ov.Size())
+	}
+	if len(g.Tail) > 0 {
+		if _, err := ov.Append(bytes.NewReader(g.Tail), int64(len(g.Tail))); err != nil {
+			return nil, nil, err
+		}
+	}
+	if ov.Size() != g.Size {
+		return nil, nil, fmt.Errorf("internal error: remastered image is %d bytes, want %d", ov.Size(), g.Size)
+	}
+	return ov, files, nil
+}
+
+// verify re-reads the remastered image.
+func verify(ov *overlay.Image, files []File) error {
+	img, err := iso.Open(ov, ov.Size())
+	if err != nil {
+		return err
+	}
+	out, err := sysarea.Read(ov, ov.Size())
+	if err != nil {
+		return err
+	}
+	if err := out.Verify(); err != nil {
+		return err
+	}
+	var bases []int64
+	if off := out.PartitionOffset(); off > 0 {
+		bases = append(bases, off)
+	}
+	trees, err := img.Trees(bases...)
+	if err != nil {
+		return err
+	}
+	for _, t := range trees {
+		for _, f := range files {
+			e, err := t.Lookup(f.Path)
+			if err != nil {
+				return fmt.Errorf("%s tree at byte %d: %w", t.Kind, t.Descriptor, err)
+			}
+			got := make([]byte, len(f.Data))
+			if e.Length != int64(len(f.Data)) {
+				return fmt.Errorf("%s tree at byte %d: %s is %d bytes, want %d", t.Kind, t.Descriptor, f.Path, e.Length, len(f.Data))
+			}
+			if _, err := ov.ReadAt(got, e.Offset); err != nil {
+				return err
+			}
+			if !bytes.Equal(got, f.Data) {
+				return fmt.Errorf("%s tree at byte %d: %s does not hold the new contents", t.Kind, t.Descriptor, f.Path)
+			}
+		}
+	}
+	return nil
+}
+
+func alignUp(n, a int64) int64 { return (n + a - 1) / a * a }
+
+// zeros is an io.ReaderAt of zero bytes.
+type zeros struct{}
+
+func (zeros) ReadAt(p []byte, off int64) (int, error) {
+	clear(p)
+	return len(p), nil
+}

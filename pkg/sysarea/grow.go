@@ -1,0 +1,274 @@
+package sysarea
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+)
+
+// Growth is the plan for a grown image.
+type Growth struct {
+	// Size is the size of the new image in bytes.
+	Size int64
+	// Patches change bytes that exist in the old image. Apply them in
+	// order: the zeroing of the old backup GPT comes first.
+	Patches []Patch
+	// Tail goes at [Size-len(Tail), Size): the backup GPT array and
+	// header. It is nil without GPT.
+	Tail []byte
+}
+
+// Patch is data to write at byte offset Off.
+type Patch struct {
+	Off  int64
+	Data []byte
+}
+
+const mib = 1 << 20
+
+// Grow plans the table changes for an image whose ISO 9660 volume ends at
+// oldVolumeEnd now and will end at newVolumeEnd (bytes, multiples of 2048,
+// newVolumeEnd at least l.Size). The new image size is newVolumeEnd plus
+// room for the backup GPT, rounded up to 1 MiB when l.Size is a multiple
+// of 1 MiB and to 2048 otherwise. Bytes between newVolumeEnd and
+// Size-len(Tail) are zeros.
+//
+// MBR: entries that start at 0 or at the partition offset and end at the
+// old image end (or else the old volume end) are stretched to the new image
+// end (or volume end), with a new end CHS; the 0xEE entry gets size
+// min(total-1, 0xFFFFFFFF); other entries (0xEF) stay. GPT: AlternateLBA
+// goes to the new last sector and LastUsable moves by the same amount; a
+// partition whose end+1 is the old image end, the old volume end, the old
+// LastUsable+1 or that rounded down to 2048 bytes (xorriso) moves to the new
+// corresponding value; CRCs are recomputed and the old backup (if Read
+// found one at the last sector) is zeroed. APM: the last entry, when it reaches the old image end, is stretched to
+// the new image end.
+func (l *Layout) Grow(oldVolumeEnd, newVolumeEnd int64) (*Growth, error) {
+	switch {
+	case oldVolumeEnd <= 0 || oldVolumeEnd%2048 != 0 || newVolumeEnd%2048 != 0:
+		return nil, fmt.Errorf("grow: volume ends %d and %d must be positive multiples of 2048", oldVolumeEnd, newVolumeEnd)
+	case oldVolumeEnd > l.Size:
+		return nil, fmt.Errorf("grow: old volume end %d is beyond the image size %d", oldVolumeEnd, l.Size)
+	case newVolumeEnd < l.Size:
+		return nil, fmt.Errorf("grow: new volume end %d is before the old image end %d; data must be appended after it", newVolumeEnd, l.Size)
+	case l.Size%SectorSize != 0:
+		return nil, fmt.Errorf("grow: image size %d is not a multiple of %d", l.Size, SectorSize)
+	case newVolumeEnd > 1<<50:
+		return nil, fmt.Errorf("grow: new volume end %d is too large", newVolumeEnd)
+	}
+
+	var tailLen int64
+	var arraySectors uint64
+	if g := l.GPT; g != nil {
+		arraySectors = (uint64(len(g.array)) + SectorSize - 1) / SectorSize
+		tailLen = int64(arraySectors+1) * SectorSize
+	}
+	align := int64(2048)
+	if l.Size%mib == 0 {
+		align = mib
+	}
+	size := (newVolumeEnd + tailLen + align - 1) / align * align
+	gr := &Growth{Size: size}
+
+	oldEnd := uint64(l.Size / SectorSize)
+	newEnd := uint64(size / SectorSize)
+	oldVol := uint64(oldVolumeEnd / SectorSize)
+	newVol := uint64(newVolumeEnd / SectorSize)
+
+	var gptPatches []Patch
+	if g := l.GPT; g != nil {
+		zeros, patches, tail := l.growGPT(g, arraySectors, oldEnd, newEnd, oldVol, newVol)
+		gr.Patches = append(gr.Patches, zeros...)
+		gptPatches = patches
+		gr.Tail = tail
+	}
+	if m := l.MBR; m != nil {
+		p, err := l.growMBR(m, oldEnd, newEnd, oldVol, newVol)
+		if err != nil {
+			return nil, err
+		}
+		gr.Patches = append(gr.Patches, p...)
+	}
+	gr.Patches = append(gr.Patches, gptPatches...)
+	if a := l.APM; a != nil {
+		p, err := l.growAPM(a, size)
+		if err != nil {
+			return nil, err
+		}
+		gr.Patches = append(gr.Patches, p...)
+	}
+	return gr, nil
+}
+
+func (l *Layout) growMBR(m *MBR, oldEnd, newEnd, oldVol, newVol uint64) ([]Patch, error) {
+	var old, tab [64]byte
+	for i := range m.Partitions {
+		m.Partitions[i].marshal(old[16*i:])
+	}
+	tab = old
+	heads, secs := m.geometry()
+	offset := uint64(l.tableOffset() / SectorSize)
+	for i, p := range m.Partitions {
+		if p.Sectors == 0 {
+			continue
+		}
+		start, end := uint64(p.Start), uint64(p.Start)+uint64(p.Sectors)
+		var target uint64
+		switch {
+		case p.Type == 0xEE:
+			if start != 1 {
+				// A protective entry that does not start at 1 is
+				// not the standard one; keep it.
+				continue
+			}
+			target = start + min(newEnd-1, 0xFFFFFFFF)
+		case p.Type == 0xEF:
+			continue
+		case start != 0 && start != offset:
+			continue
+		case end == oldEnd:
+			target = newEnd
+		case end == oldVol:
+			target = newVol
+		default:
+			continue
+		}
+		n := target - start
+		if n > 0xFFFFFFFF {
+			return nil, fmt.Errorf("grow: mbr partition %d (byte offset %d) would need %d sectors, more than an MBR entry holds; the image is too big for an MBR",
+				i+1, mbrTableOff+16*i+12, n)
+		}
+		p.Sectors = uint32(n)
+		p.EndCHS = chs(target-1, heads, secs)
+		p.marshal(tab[16*i:])
+	}
+	if tab == old {
+		return nil, nil
+	}
+	return []Patch{{Off: mbrTableOff, Data: tab[:]}}, nil
+}
+
+// geometry returns the heads per cylinder and sectors per track implied by
+// the first entry whose end CHS is consistent with its end LBA when read as
+// the last sector of a cylinder; 64 and 32 (1 MiB cylinders) otherwise.
+func (m *MBR) geometry() (heads, secs uint64) {
+	for _, p := range m.Partitions {
+		if p.Sectors == 0 {
+			continue
+		}
+		h := uint64(p.EndCHS[0]) + 1
+		s := uint64(p.EndCHS[1] & 0x3f)
+		c := uint64(p.EndCHS[2]) | uint64(p.EndCHS[1]&0xc0)<<2
+		if s == 0 || (p.EndCHS == [3]byte{0xfe, 0xff, 0xff}) {
+			continue
+		}
+		if c*h*s+(h-1)*s+s-1 == uint64(p.Start)+uint64(p.Sectors)-1 {
+			return h, s
+		}
+	}
+	return 64, 32
+}
+
+// chs encodes a 512-byte LBA as MBR CHS bytes, 0xFEFFFF beyond 1023
+// cylinders.
+func chs(lba, heads, secs uint64) [3]byte {
+	c := lba / (heads * secs)
+	if c > 1023 {
+		return [3]byte{0xfe, 0xff, 0xff}
+	}
+	h := lba / secs % heads
+	s := lba%secs + 1
+	return [3]byte{byte(h), byte(s&0x3f) | byte(c>>2)&0xc0, byte(c)}
+}
+
+func (l *Layout) growGPT(g *GPT, arraySectors, oldEnd, newEnd, oldVol, newVol uint64) (zeros, patches []Patch, tail []byte) {
+	le := binary.LittleEndian
+	oldLast, newLast := oldEnd-1, newEnd-1
+	delta := newLast - oldLast
+	newBackupArray := newLast - arraySectors
+	newLU := min(g.LastUsable+delta, newBackupArray-1)
+
+	array := bytes.Clone(g.array)
+	for _, p := range g.Partitions {
+		end := p.Last + 1
+		var target uint64
+		switch {
+		case end == oldEnd:
+			target = newEnd
+		case end == oldVol:
+			target = newVol
+		case end == g.LastUsable+1:
+			target = newLU + 1
+		case end == (g.LastUsable+1)&^3:
+			target = (newLU + 1) &^ 3
+		default:
+			continue
+		}
+		if target <= p.First {
+			continue
+		}
+		le.PutUint64(array[p.Index*int(g.EntrySize)+40:], target-1)
+	}
+	arrayCRC := crc32.ChecksumIEEE(array)
+
+	hdr := bytes.Clone(g.header)
+	le.PutUint64(hdr[32:], newLast)
+	le.PutUint64(hdr[48:], newLU)
+	le.PutUint32(hdr[88:], arrayCRC)
+	le.PutUint32(hdr[16:], headerCRC(hdr))
+
+	bak := bytes.Clone(hdr)
+	le.PutUint64(bak[24:], newLast)
+	le.PutUint64(bak[32:], 1)
+	le.PutUint64(bak[72:], newBackupArray)
+	le.PutUint32(bak[16:], headerCRC(bak))
+
+	tail = make([]byte, (arraySectors+1)*SectorSize)
+	copy(tail, array)
+	copy(tail[arraySectors*SectorSize:], bak)
+
+	// Zero the old backup header and array. Only a backup that Read found
+	// at the last sector is zeroed, and its array only where a backup array
+	// belongs (after LastUsable and the primary tables): without one, the
+	// last sectors may be data.
+	if b := l.BackupGPT; b != nil {
+		protect := max(int64(g.EntryLBA)*SectorSize+int64(len(g.array)), 2*SectorSize)
+		aoff, n := int64(b.EntryLBA)*SectorSize, int64(len(b.array))
+		if b.EntryLBA > g.LastUsable && aoff >= protect && n > 0 && aoff+n <= int64(oldLast)*SectorSize {
+			zeros = append(zeros, Patch{Off: aoff, Data: make([]byte, n)})
+		}
+		zeros = append(zeros, Patch{Off: int64(oldLast) * SectorSize, Data: make([]byte, SectorSize)})
+	}
+
+	patches = append(patches, Patch{Off: SectorSize, Data: hdr})
+	if !bytes.Equal(array, g.array) {
+		patches = append(patches, Patch{Off: int64(g.EntryLBA) * SectorSize, Data: array})
+	}
+	return zeros, patches, tail
+}
+
+func (l *Layout) growAPM(a *APM, size int64) ([]Patch, error) {
+	if len(a.Entries) == 0 {
+		return nil, nil
+	}
+	e := a.Entries[len(a.Entries)-1]
+	bs := int64(a.BlockSize)
+	oldBlocks, newBlocks := uint64(l.Size/bs), uint64(size/bs)
+	if uint64(e.Start)+uint64(e.Count) != oldBlocks || newBlocks <= uint64(e.Start) {
+		return nil, nil
+	}
+	n := newBlocks - uint64(e.Start)
+	if n > 0xFFFFFFFF {
+		return nil, fmt.Errorf("grow: apm entry %d (byte offset %d) would need %d blocks of %d bytes, more than it holds", e.Index, int64(e.Index)*bs+apmCount, n, bs)
+	}
+	logical := uint64(e.LogicalCount) + (n - uint64(e.Count))
+	if e.LogicalCount == 0 || logical > 0xFFFFFFFF {
+		logical = uint64(e.LogicalCount)
+	}
+	off := int64(e.Index) * bs
+	return []Patch{
+		{Off: off + apmCount, Data: binary.BigEndian.AppendUint32(nil, uint32(n))},
+		{Off: off + apmLogCount, Data: binary.BigEndian.AppendUint32(nil, uint32(logical))},
+	}, nil
+}
