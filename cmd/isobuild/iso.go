@@ -258,7 +258,7 @@ result is byte-identical to the image as it was built.
 For an image without embed areas that "isobuild build" remastered (Flatcar),
 the base image is given back byte for byte from the record kept at the end
 of the image: the appended files go and every patched byte is restored.`,
-		Args:  exactArgs(1, "one ISO"),
+		Args: exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if coreos, err := s.hasEmbedAreas(cmd.Context(), args[0]); err == nil && !coreos {
 				if done, err := runRemasterReset(cmd.Context(), s, args[0], out); done {

@@ -2,8 +2,8 @@ package remaster_test
 
 import (
 	"bytes"
-	"errors"
 	"crypto/sha256"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
