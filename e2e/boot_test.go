@@ -68,6 +68,7 @@ var scenarios = []scenario{
 	{"pristine", preparePristine},
 	{"build", prepareBuild},
 	{"customize-installer", prepareInstaller},
+	{"build-big-config", prepareBigConfig}, // e2e/bigconfig_test.go
 }
 
 // The customized image: a Butane example with files from examples/files, a

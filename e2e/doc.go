@@ -19,6 +19,13 @@
 // the Butane file itself (read as YAML here, not with pkg/butane), and
 // Butane features the checker does not understand are refused.
 //
+// The build-big-config row (bigconfig_test.go) builds with a Butane file
+// that writes a generated, incompressible 2 MiB file: the config does not
+// fit the 256 KiB initrd embed area, so isobuild must move
+// images/ignition.img after the end of the base image (checked with
+// xorriso); the row boots the result in the four modes, checks the file's
+// sha256 in the guest, and that isobuild iso reset gives back the base ISO.
+//
 // TestFlatcar does the same for a Flatcar-layout ISO
 // (scripts/make-flatcar-iso.sh: ISOLINUX with /syslinux/syslinux.cfg,
 // /flatcar/vmlinuz and /flatcar/cpio.gz, an isohybrid MBR and no EFI, so it

@@ -18,8 +18,9 @@
 # new /syslinux/syslinux.cfg and repoints the metadata). The base image is
 # made here with xorriso -as mkisofs from a tree like Flatcar's ISO
 # (isolinux/, syslinux/syslinux.cfg, flatcar/vmlinuz, flatcar/cpio.gz of
-# BENCH_SIZE bytes, mostly zeros). In each of BENCH_FLATCAR_ROUNDS
-# interleaved rounds (5 by default: the xorriso runs are the slow part):
+# BENCH_SIZE bytes, mostly zeros). In each of BENCH_FLATCAR_ROUNDS rounds
+# (6 by default, fewer than ROUNDS: the xorriso runs are the slow part),
+# each in another of the six orders of these three:
 #
 #   * `build --butane examples/flatcar-live.bu -o FILE` (which fsyncs FILE);
 #   * `cp` + fsync of the base image;
@@ -29,7 +30,9 @@
 #     extracted from a build's output beforehand (outside the timing; the
 #     first round checks that NEW holds them);
 #
-# with targets, as medians of the rounds' ratios: build at most
+# Each of these runs starts after a sync and BENCH_FLATCAR_SETTLE seconds
+# (2) of quiet, which lessens the slowing of a run by the write-back of the
+# previous ones. Targets, as medians of the rounds' ratios: build at most
 # BENCH_FLATCAR_MAX_CP_RATIO (1.2) times cp + fsync, xorriso at least
 # BENCH_FLATCAR_MIN_XORRISO_SPEEDUP (2.5) times slower than build; and the
 # build's peak RSS must not grow with the image (compared with a 64 MiB
@@ -38,18 +41,19 @@
 # It fails when a target is missed. BENCH_ONLY=coreos or BENCH_ONLY=flatcar
 # runs one section only.
 #
-#   scripts/bench.sh                           # 1 GiB, 11 + 5 rounds
+#   scripts/bench.sh                           # 1 GiB, 11 + 6 rounds
 #   BENCH_SIZE=4294967296 BENCH_ROUNDS=9 scripts/bench.sh
-#   BENCH_ONLY=flatcar BENCH_FLATCAR_ROUNDS=9 scripts/bench.sh
+#   BENCH_ONLY=flatcar BENCH_FLATCAR_ROUNDS=12 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${BENCH_SIZE:-1073741824}
 rounds=${BENCH_ROUNDS:-11}
 max_ratio=${BENCH_MAX_RATIO:-1.05}
 max_inplace_ms=${BENCH_MAX_INPLACE_MS:-50}
-fc_rounds=${BENCH_FLATCAR_ROUNDS:-5}
+fc_rounds=${BENCH_FLATCAR_ROUNDS:-6}
 fc_max_cp_ratio=${BENCH_FLATCAR_MAX_CP_RATIO:-1.2}
 fc_min_xorriso_speedup=${BENCH_FLATCAR_MIN_XORRISO_SPEEDUP:-2.5}
+fc_settle=${BENCH_FLATCAR_SETTLE:-2}
 only=${BENCH_ONLY:-}
 case $only in
   ''|coreos|flatcar) ;;
@@ -199,7 +203,7 @@ mkflatcar() {
 }
 
 flatcar() {
-  local base=$work/fc-build.iso
+  local base=$work/fc-build.iso t_start=$SECONDS
   mkflatcar "$size" "$base"
   mkflatcar 67108864 "$work/fc-small.iso"
   sync
@@ -216,8 +220,14 @@ flatcar() {
   grep -q 'initrd=/flatcar/cpio.gz,/flatcar/isobuild.img' "$work/fc-syslinux.cfg" ||
     { cat "$work/fc-syslinux.cfg" >&2; echo "bench.sh: isobuild's syslinux.cfg does not load /flatcar/isobuild.img" >&2; exit 1; }
 
-  # fcbig LABEL: one measurement of a 1 GiB write, then its output is removed.
+  # fcbig LABEL: one measurement of a 1 GiB write; the round removes the
+  # outputs at its end.
   fcbig() {
+    # A 1 GiB fsync can leave the disk slow for a while behind the guest's
+    # back (on a VM, the host may still be writing it back), which slows the
+    # next run: a pause first.
+    sync
+    sleep "$fc_settle"
     case $1 in
       # build fsyncs its output itself.
       build) run fc-build "${build[@]}" -o "$work/out.iso" "$base";;
@@ -237,15 +247,21 @@ flatcar() {
           touch "$work/fc-xorriso-checked"
         fi;;
     esac
-    rm -f "$work"/out*.iso
   }
-  local order=(cp build xorriso) i j
+  # The six orders of the three, one a round: each of the runs compared
+  # goes before the other in half of the rounds, and each takes each place
+  # in a round equally often (on a VM, a 1 GiB write is often slowed by the
+  # ones before it in the round). No run follows the freeing of
+  # another's 1 GiB (ext4 with -o discard trims it at the next sync): the
+  # outputs go at the end of the round.
+  local orders=("cp build xorriso" "xorriso build cp" "build cp xorriso"
+    "xorriso cp build" "build xorriso cp" "cp xorriso build") i label
   for i in $(seq "$fc_rounds"); do
     run fc-small "${build[@]}" -o "$work/out-small.iso" "$work/fc-small.iso"
-    rm -f "$work/out-small.iso"
-    for j in 0 1 2; do
-      fcbig "${order[$(((i + j) % 3))]}"
+    for label in ${orders[$(((i - 1) % 6))]}; do
+      fcbig "$label"
     done
+    rm -f "$work"/out*.iso
   done
 
   printf '%-36s %10s %12s\n' "median of $fc_rounds" "ms" "peak RSS KiB"
@@ -276,6 +292,7 @@ flatcar() {
     fail=1
   fi
   rss_flat fc-build fc-small "$base" "Flatcar build -o" || fail=1
+  echo "Flatcar section: $((SECONDS - t_start)) s"
 }
 
 [ "$only" = flatcar ] || coreos

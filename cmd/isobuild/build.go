@@ -14,6 +14,7 @@ import (
 	"github.com/isobuild/isobuild/pkg/butane"
 	"github.com/isobuild/isobuild/pkg/embed"
 	"github.com/isobuild/isobuild/pkg/installer"
+	"github.com/isobuild/isobuild/pkg/remaster"
 )
 
 const buildLong = `Build a customized live ISO from a base CoreOS or Flatcar live ISO.
@@ -26,7 +27,9 @@ image's default live kernel arguments. The base ISO is never modified: build
 always writes a new image (-o PATH, or -o - for stdout).
 
 The live system applies the config when it boots from the new ISO (BIOS or
-UEFI, CD or USB stick). An image that is already customized is refused
+UEFI, CD or USB stick). A config too large for the image's 256 KiB embed
+area moves images/ignition.img to a larger extent at the end of the image
+("isobuild iso reset" gives the base image back). An image that is already customized is refused
 unless -f is given; then its old customizations are replaced.
 
 Installer ISOs: with --dest-device and --dest-butane (or --dest-ignition)
@@ -74,6 +77,7 @@ type buildOptions struct {
 	skipSpecCheck              bool
 	variants                   butaneVariants // Butane variant by path, for checkSpecs (speccheck.go)
 	kargs                      embed.KargsEdit
+	initrdFiles, isoFiles      []string // --initrd-file, --iso-file (images without embed areas)
 	install                    installFlags
 	out                        string
 }
@@ -100,6 +104,8 @@ func newBuildCmd(s *streams) *cobra.Command {
 	f.StringArrayVar(&o.kargs.Replace, "karg-replace", nil, "replace live kernel argument `KEY=OLD=NEW` (repeatable)")
 	f.StringArrayVar(&o.destButane, "dest-butane", nil, "install with Butane config `FILE`, translated like --butane (repeatable; merged with --dest-ignition configs)")
 	o.install.add(f, false)
+	f.StringArrayVar(&o.initrdFiles, "initrd-file", nil, "put local file `SRC:DEST` into the extra initramfs at DEST (Flatcar and other live ISOs without embed areas; repeatable)")
+	f.StringArrayVar(&o.isoFiles, "iso-file", nil, "add or replace file `SRC:DEST` in the ISO tree (Flatcar and other live ISOs without embed areas; repeatable)")
 	f.BoolVar(&o.liveStorage, "live-storage", false, "allow a --butane/--ignition config that partitions, formats or encrypts disks (it runs on every boot of the media)")
 	f.BoolVar(&o.skipSpecCheck, "skip-spec-check", false, "embed configs of an Ignition spec version newer than the base image's build date suggests its Ignition reads")
 	f.BoolVarP(&o.force, "force", "f", false, "replace the customizations of an already customized ISO")
@@ -130,13 +136,19 @@ func runBuild(ctx context.Context, s *streams, o buildOptions, isoPath string) e
 	} else if !coreos {
 		return runRemasterBuild(ctx, s, o, isoPath, info)
 	}
+	if len(o.initrdFiles) > 0 || len(o.isoFiles) > 0 {
+		return usageHint("put files into the Butane config (storage.files, with contents.local for local files): Ignition writes them",
+			"%s is a CoreOS live ISO: --initrd-file and --iso-file are for live ISOs without embed areas", isoPath)
+	}
 	// The inputs are read and translated while the base image is being
 	// copied (see modify).
 	var config *installer.Input
 	var install installer.Options
 	var result embed.Changes
 	var warnings []installer.Warning
-	err := modify(ctx, s, isoPath, o.out, func(im *embed.Image) (embed.Changes, error) {
+	var base *embed.Image
+	ov, err := modifyImage(ctx, s, isoPath, o.out, func(im *embed.Image) (embed.Changes, error) {
+		base = im
 		var err error
 		o.variants = butaneVariants{}
 		if config, install, err = buildInputs(ctx, s, o); err != nil {
@@ -150,6 +162,10 @@ func runBuild(ctx context.Context, s *streams, o buildOptions, isoPath string) e
 		}
 		custom := embed.Customization{Install: install, Kargs: o.kargs, Force: o.force, ResetKargs: true}
 		c, w, err := im.Customize(custom)
+		// build writes a new image, so a config too large for the area
+		// moves images/ignition.img to a grown extent at the end.
+		c.Grow = true
+		c.Description = remaster.Description{Generator: "isobuild build", OS: "coreos"}
 		if err == nil {
 			// After the engine's checks: an option the image cannot
 			// take at all is the first thing to fix.
@@ -175,6 +191,9 @@ func runBuild(ctx context.Context, s *streams, o buildOptions, isoPath string) e
 			src = o.butane + " (translated from Butane)"
 		}
 		fmt.Fprintf(info, "  live Ignition config: %d bytes from %s\n", len(config.Data), src)
+	}
+	if n := base.Grown(); n > 0 {
+		fmt.Fprintf(info, "  initrd embed area:    grown from %d to %d bytes: the config does not fit the image's area, so images/ignition.img moved to the end of the image, now %d bytes (isobuild iso reset gives the base image back)\n", base.Initrd.Length, n, ov.Size())
 	}
 	for _, name := range result.Members.Names() {
 		if installer.IsNetworkMember(name) {

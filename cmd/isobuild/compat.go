@@ -101,7 +101,7 @@ var errorRules = []errorRule{
 	{match: as[*embed.TooLargeError], compat: func(err error) string {
 		e := err.(*embed.TooLargeError)
 		return fmt.Sprintf("Compressed initramfs is too large: %d > %d (embed area %s at offset %d)", e.Need, e.Area.Length, e.Area.File, e.Area.Offset)
-	}, hint: "the initrd embed area is fixed in size; move large files to remote sources (contents.source: https://...) or shrink the config"},
+	}, hint: "isobuild build grows the area when the config needs more room (it writes a new image, with images/ignition.img moved to the end); or move large files to remote sources (contents.source: https://...)"},
 	{match: as[*embed.KargsMismatchError], compat: func(err error) string {
 		e := err.(*embed.KargsMismatchError)
 		want, found := clipDiff(e.Want, e.Found)

@@ -131,7 +131,7 @@ as one object {"live": ..., "live_merged": [...], "dest": ...,
 				case err != nil:
 					return err
 				case showConfig && rep.live == nil:
-					return embed.ErrNoConfig
+					return hintedError{fmt.Errorf("%s: no Ignition config: the image is not customized by isobuild", args[0]), "isobuild build --butane FILE adds one (Flatcar images)"}
 				case showConfig:
 					return printConfigs(s.out, rep.live, asJSON)
 				case asJSON:

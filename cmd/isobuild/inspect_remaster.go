@@ -127,6 +127,7 @@ func inspectLiveISO(ctx context.Context, s *streams, path string) (*liveISORepor
 		rep.Customize = "none yet: the image is not known to run Ignition (files and kernel arguments for other live ISOs are planned)"
 	}
 	if rec := rm.Record(); rec != nil {
+		rep.Customize = "customized by isobuild: isobuild build -f replaces the customization, isobuild iso reset undoes it"
 		rep.Customized = &inspectRecord{Description: rec.Description, BaseSize: rec.BaseSize, Offset: rec.Offset}
 		if rec.Description.Initrd != "" && len(rm.Trees) > 0 {
 			if cfg, err := extraConfig(rm, rec.Description.Initrd); err != nil {
@@ -287,6 +288,9 @@ func printLiveISO(out io.Writer, r *liveISOReport) error {
 		}
 		if len(c.Kargs) > 0 {
 			what = append(what, "kernel arguments: "+strings.Join(c.Kargs, ", "))
+		}
+		if len(c.Files) > 0 {
+			what = append(what, "ISO files: "+strings.Join(c.Files, ", "))
 		}
 		fmt.Fprintf(w, "Customized:\t%s\n", strings.Join(what, "; "))
 		fmt.Fprintf(w, "Base image:\t%d bytes (isobuild iso reset gives it back)\n", c.BaseSize)

@@ -255,12 +255,17 @@ func newISOResetCmd(s *streams) *cobra.Command {
 		Long: `Empty the initrd embed area and restore the default kernel arguments. The
 result is byte-identical to the image as it was built.
 
-For an image without embed areas that "isobuild build" remastered (Flatcar),
-the base image is given back byte for byte from the record kept at the end
-of the image: the appended files go and every patched byte is restored.`,
+For an image that "isobuild build" remastered (a Flatcar image, or a CoreOS
+image whose config needed a larger initrd area), the image it was built
+from is given back byte for byte from the record kept at the end of the
+image: the appended files go and every patched byte is restored.`,
 		Args: exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if coreos, err := s.hasEmbedAreas(cmd.Context(), args[0]); err == nil && !coreos {
+			// An image isobuild remastered (Flatcar, or CoreOS with a
+			// grown initrd area) gets its base image back from its
+			// reset record; any other goes the coreos-installer way.
+			// Any other keeps coreos-installer's error texts.
+			if _, err := s.hasEmbedAreas(cmd.Context(), args[0]); err == nil {
 				if done, err := runRemasterReset(cmd.Context(), s, args[0], out); done {
 					return err
 				}
@@ -383,7 +388,7 @@ func notISOHint(r io.ReaderAt) string {
 	case len(head) == 0:
 		kind = "empty (an interrupted download?)"
 	}
-	hint := "isobuild takes a CoreOS live ISO, such as fedora-coreos-RELEASE-live.x86_64.iso (see README: Where to get a base image)"
+	hint := "isobuild takes a CoreOS live ISO, such as fedora-coreos-RELEASE-live.x86_64.iso, or a Flatcar one, flatcar_production_iso_image.iso (see README: Where to get a base image)"
 	if kind != "" {
 		hint = "the file is " + kind + "; " + hint
 	}
@@ -420,42 +425,56 @@ func (s *streams) imageOptions() imagefile.Options {
 // happens whole or not at all. For a new file, the image is copied while
 // plan runs (see output.Begin).
 func modify(ctx context.Context, s *streams, path, dest string, plan func(*embed.Image) (embed.Changes, error)) error {
+	_, err := modifyImage(ctx, s, path, dest, plan)
+	return err
+}
+
+// modifyImage is modify, returning the written overlay (nil on errors).
+func modifyImage(ctx context.Context, s *streams, path, dest string, plan func(*embed.Image) (embed.Changes, error)) (*overlay.Image, error) {
 	mode := imagefile.Read
 	if dest == "" {
 		mode = imagefile.Edit
 	}
 	f, im, err := s.openImage(ctx, path, mode)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
 	if dest == output.Stdout {
 		if err := output.CheckStream(s.stdout, f.File); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	var pending *output.Pending
 	if dest != "" && dest != output.Stdout {
 		if pending, err = output.Begin(ctx, dest, f.File, im.ISO.Size()); err != nil {
-			return err
+			return nil, err
 		}
 		defer pending.Abort()
 	}
 	c, err := plan(im)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ov, err := im.Overlay(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	switch {
 	case pending != nil:
-		return pending.Finish(ctx, ov)
+		err = pending.Finish(ctx, ov)
 	case dest == "":
-		return f.Apply(ctx, ov)
+		if ov.Size() != ov.BaseSize() {
+			return nil, errors.New("internal error: an in-place edit that changes the image size")
+		}
+		err = f.Apply(ctx, ov)
+	default:
+		err = output.Stream(ctx, s.stdout, ov)
 	}
-	return output.Stream(ctx, s.stdout, ov)
+	if err != nil {
+		return nil, err
+	}
+	return ov, nil
 }
 
 // writeExclusive creates path with data, failing if it exists; the file

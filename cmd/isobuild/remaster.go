@@ -9,11 +9,14 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/coreos/go-semver/semver"
+
 	"github.com/isobuild/isobuild/internal/imagefile"
 	"github.com/isobuild/isobuild/internal/output"
 	"github.com/isobuild/isobuild/pkg/bootcfg"
 	"github.com/isobuild/isobuild/pkg/embed"
 	"github.com/isobuild/isobuild/pkg/flatcar"
+	"github.com/isobuild/isobuild/pkg/initrd"
 	"github.com/isobuild/isobuild/pkg/installer"
 	"github.com/isobuild/isobuild/pkg/overlay"
 	"github.com/isobuild/isobuild/pkg/remaster"
@@ -83,9 +86,16 @@ func runRemasterBuild(ctx context.Context, s *streams, o buildOptions, isoPath s
 		}
 		base, baseSize = reset, reset.Size()
 	}
-	if !rm.Flatcar() {
-		return hintedError{fmt.Errorf("%s: not a CoreOS live ISO (it has no embed areas) and not a Flatcar ISO: %s, so nothing on it is known to run Ignition", isoPath, describeEntries(rm)),
-			"isobuild customizes CoreOS live ISOs (Fedora CoreOS, RHCOS, SCOS) and Flatcar Container Linux live ISOs; files and kernel arguments for other live ISOs (--initrd-file, --iso-file) are planned; isobuild inspect shows what the image holds"}
+	flatcarImage := rm.Flatcar()
+	if !flatcarImage {
+		if used := ignitionOptions(o); len(used) > 0 {
+			verb := "needs"
+			if len(used) > 1 {
+				verb = "need"
+			}
+			return hintedError{fmt.Errorf("%s: not a CoreOS live ISO (it has no embed areas) and not a Flatcar ISO: %s, so nothing on it is known to run Ignition, which %s %s", isoPath, describeEntries(rm), strings.Join(used, ", "), verb),
+				"for such images, --initrd-file SRC:DEST puts files into an extra initramfs that every boot entry loads, --iso-file SRC:DEST adds files to the ISO (such as a cloud-init NoCloud seed), and --karg-* edits every boot entry; isobuild inspect shows what the image holds"}
+		}
 	}
 	var pending *output.Pending
 	if o.out != output.Stdout {
@@ -94,8 +104,16 @@ func runRemasterBuild(ctx context.Context, s *streams, o buildOptions, isoPath s
 		}
 		defer pending.Abort()
 	}
-	ov, summary, err := planFlatcar(ctx, s, o, rm)
+	plan, kind := planFlatcar, "Flatcar live ISO"
+	if !flatcarImage {
+		plan, kind = planGeneric, "live ISO"
+	}
+	ov, summary, err := plan(ctx, s, o, rm)
 	if err != nil {
+		var remasterErr *remasterError
+		if errors.As(err, &remasterErr) {
+			return fmt.Errorf("%s: %w", isoPath, remasterErr.err)
+		}
 		return err
 	}
 	if pending != nil {
@@ -110,7 +128,7 @@ func runRemasterBuild(ctx context.Context, s *streams, o buildOptions, isoPath s
 	if dest == output.Stdout {
 		dest = "standard output"
 	}
-	fmt.Fprintf(info, "Wrote %s from %s (Flatcar live ISO, remastered: %d bytes added after the base image's %d)\n", dest, isoPath, ov.Size()-baseSize, baseSize)
+	fmt.Fprintf(info, "Wrote %s from %s (%s, remastered: %d bytes added after the base image's %d)\n", dest, isoPath, kind, ov.Size()-baseSize, baseSize)
 	for _, line := range summary {
 		fmt.Fprintf(info, "  %s\n", line)
 	}
@@ -157,7 +175,7 @@ func planFlatcar(ctx context.Context, s *streams, o buildOptions, rm *remaster.I
 	}
 	if bad := flatcarUnsupported(install); len(bad) > 0 {
 		return nil, nil, usageHint("configure the same in the Butane config (variant: flatcar): storage.files for network units and keys, systemd units for hooks, kernel_arguments for the installed system",
-			"%s: not supported for Flatcar images (they are coreos-installer options)", strings.Join(bad, ", "))
+			"%s: not supported for Flatcar images (coreos-installer options; Flatcar installs with flatcar-install)", strings.Join(bad, ", "))
 	}
 	if err := checkInstallIntent(o, install); err != nil {
 		return nil, nil, err
@@ -173,6 +191,13 @@ func planFlatcar(ctx context.Context, s *streams, o buildOptions, rm *remaster.I
 	if err != nil {
 		return nil, nil, err
 	}
+	members, modes, isoFiles, err := extraFiles(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	if live == nil && len(members) > 0 {
+		return nil, nil, usageError{errors.New("--initrd-file on a Flatcar image goes with a config (--butane, --ignition, or --dest-butane with --dest-device): without one Flatcar does not run its first-boot setup, and a config can write the same files (storage.files)")}
+	}
 	for _, w := range warnings {
 		fmt.Fprintf(s.err, "warning: %s\n", w)
 	}
@@ -180,7 +205,7 @@ func planFlatcar(ctx context.Context, s *streams, o buildOptions, rm *remaster.I
 	change := remaster.Change{Description: remaster.Description{Generator: "isobuild build", OS: "flatcar"}}
 	edit := o.kargs
 	if live != nil {
-		if change.Initrd, err = flatcar.Initramfs(live); err != nil {
+		if change.Initrd, err = flatcar.Initramfs(live, members, modes); err != nil {
 			return nil, nil, err
 		}
 		src := "--ignition " + displayName(o.ignition)
@@ -203,14 +228,41 @@ func planFlatcar(ctx context.Context, s *streams, o buildOptions, rm *remaster.I
 		}
 	}
 	firstBoot := live != nil
+	if firstBoot {
+		for _, k := range append(append(slices.Clone(edit.Append), edit.Delete...), edit.Replace...) {
+			if k == "flatcar.first_boot" || strings.HasPrefix(k, "flatcar.first_boot=") {
+				return nil, nil, usageError{fmt.Errorf("--karg-*: %s: isobuild sets flatcar.first_boot=1 itself, since Flatcar runs Ignition only with it", k)}
+			}
+		}
+	}
+	var configs []installer.Input
+	if config != nil {
+		configs = append(configs, *config)
+	}
+	configs = append(configs, install.DestIgnition...)
+	for _, in := range configs {
+		if v, ok := specVersion(in.Data); ok {
+			if sv, err := semver.NewVersion(v); err == nil && !sv.LessThan(*semver.New("3.5.0")) {
+				fmt.Fprintf(s.err, "warning: %s is an Ignition config of spec %s; the Ignition of current Flatcar releases (2.26) reads up to 3.4.0 for certain (what Butane variant flatcar 1.1.0 gives)\n", in.Name, v)
+			}
+		}
+	}
 	change.Args = func(e bootcfg.Entry, args string) (string, error) {
 		if firstBoot {
 			args = withFirstBoot(args)
 		}
 		return edit.Apply(args)
 	}
-	if live == nil && edit.Empty() {
-		return nil, nil, usageError{errors.New("nothing to do: give a config (--butane, --ignition, --dest-butane with --dest-device) or kernel argument options")}
+	if live == nil && edit.Empty() && len(isoFiles) == 0 {
+		return nil, nil, usageError{errors.New("nothing to do: give a config (--butane, --ignition, --dest-butane with --dest-device), --iso-file or kernel argument options")}
+	}
+	change.Files = isoFiles
+	change.Description.Files = destinations(isoFiles)
+	for _, name := range members.Names() {
+		summary = append(summary, fmt.Sprintf("initramfs file:       /%s (%d bytes)", name, len(members[name])))
+	}
+	for _, f := range isoFiles {
+		summary = append(summary, fmt.Sprintf("ISO file:             %s (%d bytes)", f.Path, len(f.Data)))
 	}
 	change.Description.Kargs = kargsDescription(edit)
 	if firstBoot {
@@ -226,7 +278,7 @@ func planFlatcar(ctx context.Context, s *streams, o buildOptions, rm *remaster.I
 	}
 	ov, err := rm.Overlay(change)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, &remasterError{err}
 	}
 	if firstBoot {
 		summary = append(summary, "kernel arguments:     + "+flatcar.FirstBootArg+" (Flatcar runs Ignition only with it)")
@@ -236,6 +288,83 @@ func planFlatcar(ctx context.Context, s *streams, o buildOptions, rm *remaster.I
 	}
 	return ov, summary, nil
 }
+
+// ignitionOptions lists the options given that need Ignition.
+func ignitionOptions(o buildOptions) []string {
+	var used []string
+	for _, opt := range []struct {
+		name string
+		set  bool
+	}{
+		{"--butane", o.butane != ""}, {"--ignition", o.ignition != ""}, {"--dest-butane", len(o.destButane) > 0},
+		{"--dest-ignition", len(o.install.destIgnition) > 0}, {"--dest-device", o.install.destDevice.set},
+		{"--dest-console", len(o.install.destConsole) > 0}, {"--dest-karg-append", len(o.install.destKargAppend) > 0},
+		{"--dest-karg-delete", len(o.install.destKargDelete) > 0}, {"--network-keyfile", len(o.install.networkKeyfile) > 0},
+		{"--network-nmstate", len(o.install.networkNmstate) > 0}, {"--ignition-ca", len(o.install.ignitionCA) > 0},
+		{"--pre-install", len(o.install.preInstall) > 0}, {"--post-install", len(o.install.postInstall) > 0},
+		{"--installer-config", len(o.install.installerConfig) > 0},
+	} {
+		if opt.set {
+			used = append(used, opt.name)
+		}
+	}
+	return used
+}
+
+// planGeneric plans the remaster of a live ISO that does not run
+// Ignition: the --initrd-file files in an extra initramfs that every boot
+// entry loads, the --iso-file files in the ISO tree, the --karg-* edits on
+// every boot entry.
+func planGeneric(ctx context.Context, s *streams, o buildOptions, rm *remaster.Image) (*overlay.Image, []string, error) {
+	members, modes, isoFiles, err := extraFiles(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	edit := o.kargs
+	if len(members) == 0 && len(isoFiles) == 0 && edit.Empty() {
+		return nil, nil, usageError{errors.New("nothing to do: give --initrd-file, --iso-file or --karg-* options")}
+	}
+	change := remaster.Change{
+		Files:       isoFiles,
+		Description: remaster.Description{Generator: "isobuild build", Kargs: kargsDescription(edit), Files: destinations(isoFiles)},
+	}
+	if !edit.Empty() {
+		change.Args = func(e bootcfg.Entry, args string) (string, error) { return edit.Apply(args) }
+	}
+	var summary []string
+	if len(members) > 0 {
+		if change.Initrd, err = initrd.EncodeGzip(members, modes); err != nil {
+			return nil, nil, err
+		}
+		p, err := rm.InitrdPath(change)
+		if err != nil {
+			return nil, nil, &remasterError{err}
+		}
+		change.InitrdPath, change.Description.Initrd = p, p
+		summary = append(summary, fmt.Sprintf("extra initramfs:      %s (%d bytes), loaded by every boot entry (%d)", p, len(change.Initrd), len(rm.Entries())))
+		for _, name := range members.Names() {
+			summary = append(summary, fmt.Sprintf("initramfs file:       /%s (%d bytes)", name, len(members[name])))
+		}
+	}
+	for _, f := range isoFiles {
+		summary = append(summary, fmt.Sprintf("ISO file:             %s (%d bytes)", f.Path, len(f.Data)))
+	}
+	if !edit.Empty() {
+		summary = append(summary, "kernel arguments:     "+strings.Join(kargsDescription(edit), "; "))
+	}
+	ov, err := rm.Overlay(change)
+	if err != nil {
+		return nil, nil, &remasterError{err}
+	}
+	return ov, summary, nil
+}
+
+// remasterError is an error of the remaster engine, which the caller
+// prefixes with the image's path.
+type remasterError struct{ err error }
+
+func (e *remasterError) Error() string { return e.err.Error() }
+func (e *remasterError) Unwrap() error { return e.err }
 
 // withFirstBoot sets flatcar.first_boot=1 in args, replacing another value.
 func withFirstBoot(args string) string {
@@ -321,12 +450,14 @@ func remasterReset(ctx context.Context, s *streams, path, dest string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	if rec, err := remaster.FindRecord(f.File, st.Size()); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	} else if rec == nil {
+		return remaster.ErrNotCustomized
+	}
 	rm, err := remaster.Open(f.File, st.Size())
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
-	}
-	if rm.Record() == nil {
-		return remaster.ErrNotCustomized
 	}
 	ov, err := rm.Reset()
 	if err != nil {

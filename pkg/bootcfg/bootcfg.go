@@ -52,6 +52,7 @@ type Config struct {
 	Entries []Entry
 
 	lines []line
+	conts []int // GRUB: offsets of the line continuations
 }
 
 // Entry is one Linux boot entry.
@@ -134,7 +135,9 @@ func Parse(path string, syntax Syntax, data []byte) (*Config, error) {
 	case Syslinux:
 		c.parseSyslinux()
 	case GRUB:
-		c.parseGRUB()
+		if err := c.parseGRUB(); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("%s: unknown configuration syntax %d", path, int(syntax))
 	}
@@ -240,6 +243,7 @@ func (c *Config) Rewrite(e Edit) ([]byte, bool, error) {
 		}
 	}
 	w := &rewriter{lines: c.lines, replace: map[int]string{}, after: map[int][]string{}}
+	var sp []splice // GRUB edits
 	for _, ent := range c.Entries {
 		args := ent.Args
 		if e.Args != nil {
@@ -257,13 +261,18 @@ func (c *Config) Rewrite(e Edit) ([]byte, bool, error) {
 		case Syslinux:
 			c.rewriteSyslinux(w, ent, e.Initrd, args)
 		case GRUB:
-			c.rewriteGRUB(w, ent, e.Initrd, args)
+			sp = c.rewriteGRUB(sp, ent, e.Initrd, args)
 		}
 	}
-	if !w.changed() {
+	if !w.changed() && len(sp) == 0 {
 		return c.Data, false, nil
 	}
-	out := w.bytes()
+	var out []byte
+	if c.Syntax == GRUB {
+		out = applySplices(c.Data, sp)
+	} else {
+		out = w.bytes()
+	}
 	if bytes.Equal(out, c.Data) {
 		return c.Data, false, nil
 	}
@@ -296,16 +305,18 @@ func checkArgs(s Syntax, a string) error {
 		}
 	}
 	if s == GRUB {
-		words, end, ok := grubWords(a)
-		if !ok {
-			return fmt.Errorf("unbalanced quotes in %q", a)
+		lx := lexGRUB(a)
+		if lx.bad >= 0 {
+			return fmt.Errorf("unbalanced quotes or a dangling backslash in %q", a)
 		}
-		if end != len(a) {
-			return fmt.Errorf("unquoted %q at byte %d ends the GRUB command early", a[end], end)
-		}
-		for _, w := range words {
-			if w.raw == "{" || w.raw == "}" {
-				return fmt.Errorf("unquoted %q word", w.raw)
+		for _, t := range lx.toks {
+			switch t.kind {
+			case tokSemi:
+				return fmt.Errorf("unquoted %q at byte %d ends the GRUB command early", a[t.start], t.start)
+			case tokComment:
+				return fmt.Errorf("unquoted %q at byte %d starts a GRUB comment", a[t.start], t.start)
+			case tokLBrace, tokRBrace:
+				return fmt.Errorf("unquoted %q at byte %d", t.raw, t.start)
 			}
 		}
 	}

@@ -10,7 +10,7 @@
 //
 // A Config is one file. Its Entries are the Linux boot entries it defines:
 // a SYSLINUX LABEL whose kernel is a Linux kernel (KERNEL without a module
-// extension, or LINUX), or a GRUB linux/linuxefi/linux16 line, inside a
+// extension, or LINUX), or a GRUB linux/linuxefi/linux16 command, inside a
 // menuentry or not. Its Includes are the other files it names (SYSLINUX
 // INCLUDE, MENU INCLUDE and CONFIG; GRUB source, "." and configfile).
 // Memory testers (memtest*, mt86*) and memdisk, which some configs boot
@@ -47,16 +47,34 @@
 // an APPEND line is an ordinary argument). New arguments must not hold
 // initrd= options: the initramfs goes in Edit.Initrd.
 //
-// GRUB: the extra initramfs is appended to every initrd/initrdefi/initrd16
-// line that follows the entry's linux line in the same block (before the
-// next linux line). A linux line with no such initrd line gets one right
-// after it, named after the linux command (linuxefi gets initrdefi). When
+// GRUB: a file is split into commands the way GRUB's lexer does it: at
+// newlines and unquoted ";", "{" and "}", honouring single quotes, double
+// quotes and backslash escapes, with "\" line continuations joined (Args
+// and Trailer are reported without them), so several commands may share a
+// line ("menuentry 'x' { linux ...; initrd ...; }") and one command may
+// span lines. The extra initramfs is appended to every
+// initrd/initrdefi/initrd16 command that follows the entry's linux command
+// in the same block (before the next linux command); only that command's
+// text changes, the rest of its line is kept byte for byte. A linux
+// command with no such initrd command gets one, named after the linux
+// command (linuxefi gets initrdefi): on a new line after the line the
+// linux command ends on when the rest of that line holds only simple
+// commands, else as "; initrd ..." right after the linux command. New
+// arguments replace the text between the kernel path and "---" (appended
+// arguments are inserted after the last one when that text spans several
+// lines, so the continuations stay). When
 // the last existing initrd path starts with a GRUB device such as "(loop)",
 // the new path gets the same device. Words are kept verbatim: quotes and
 // $variables are not expanded, and arguments are edited as space-separated
 // words. New arguments must not hold control characters and, for GRUB,
-// must lex as words of one command (balanced quotes, no unquoted ";", no
-// "#" starting a word, no "{" or "}" word); Rewrite refuses them otherwise.
+// must lex as words of one command (balanced quotes, no unquoted ";", "{"
+// or "}", no "#" starting a word); Rewrite refuses them otherwise.
+//
+// So that no entry is left unedited without notice, Parse fails, naming
+// path:line, for a GRUB initrd command in command position that does not
+// follow a linux command of its block, a linux command without a kernel or
+// opening a block, and a file with an unterminated quote (or a dangling
+// backslash) that holds entries or a "linux" word after it.
 //
 // # Idempotence
 //
@@ -79,10 +97,10 @@
 //     arguments. KERNEL arguments after the kernel path are kept but not
 //     reported. DEFAULT command lines that name a kernel instead of a label
 //     are not entries.
-//   - GRUB: only the first command of a line is looked at (a linux line
-//     followed by "; initrd ..." gets an extra initrd line). Quoted strings
-//     spanning lines and "\" line continuations are not followed: such
-//     lines are skipped. In source and configfile paths, $prefix and
+//   - GRUB: blocks are only the braces (menuentry, submenu, function):
+//     if/else/fi and loops are not blocks, so an initrd command belongs to
+//     the last linux command before it in its braces whatever branch that
+//     is in. A command name built from a variable is not recognised. In source and configfile paths, $prefix and
 //     ${prefix} stand for the directory of the current file, or for the
 //     value of the last "set prefix=..." line of the file when that holds
 //     no other variable (GRUB sets $prefix from where it was loaded, which

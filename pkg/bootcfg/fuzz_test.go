@@ -22,6 +22,18 @@ func fuzzSeeds(f *testing.F) {
 	}
 	f.Add([]byte("LABEL a\r\nKERNEL /k\r\nAPPEND -\r\nLABEL b\nLINUX /k\nINITRD ,\nAPPEND initrd= initrd+=x ---"), false)
 	f.Add([]byte("menuentry 'a' {\nlinux (loop)/k a --- b\ninitrd\n}\nlinux16 /k; initrd16 /i\nsource \"$prefix/x\"\n}}}\n"), true)
+	for _, s := range []string{
+		"menuentry 'x' { linux /flatcar/vmlinuz quiet; initrd /flatcar/cpio.gz; }\n",
+		"submenu s { menuentry 'x' { linux /k quiet; initrd /i; } }",
+		"menuentry x {\n linux /k quiet; initrd /i\n}\n",
+		"menuentry x {\r\n linux /k \\\r\n  a \\\n --- b\r\n initrd /i \\\n /j\r\n}\r\n",
+		"menuentry x { linux /k }\nif a; then linux /k; else linux16 /k2; fi\n",
+		"menuentry 'a\n{' { linux /k \"a;b\\\"\" 'c}' \\; ${x}; echo; }\n",
+		"menuentry x {\n linux /k a \\\n b; echo\n}",
+		"function f { linux16 /memtest86+.bin; initrd16 /x; }\nlinux /k #c\\\n",
+	} {
+		f.Add([]byte(s), true)
+	}
 }
 
 func syntaxOf(grub bool) Syntax {

@@ -45,6 +45,7 @@ import (
 	"github.com/isobuild/isobuild/pkg/installer"
 	"github.com/isobuild/isobuild/pkg/iso"
 	"github.com/isobuild/isobuild/pkg/overlay"
+	"github.com/isobuild/isobuild/pkg/remaster"
 )
 
 // ISO9660 names of the CoreOS metadata files (the primary tree spells them
@@ -80,6 +81,14 @@ type Area struct {
 	Length int64  `json:"length"`
 }
 
+// wholeFile reports whether the area is all of its file (images/ignition.img),
+// which can grow by relocating the file; a part of a file (the s390x
+// cdboot.img) cannot.
+func (a Area) wholeFile(img *iso.Image) bool {
+	rec, err := img.Lookup(a.File)
+	return err == nil && rec.Offset == a.Offset && rec.Length == a.Length
+}
+
 // Image is an opened CoreOS live ISO.
 type Image struct {
 	// ISO is the parsed ISO9660 image.
@@ -94,6 +103,7 @@ type Image struct {
 
 	r       io.ReaderAt
 	members initrd.Files
+	grown   int64 // see Grown
 }
 
 // Open parses the image, locates its embed areas and decodes the initrd
@@ -289,6 +299,12 @@ type Changes struct {
 	Members initrd.Files
 	// Kargs, when non-nil, is the new kernel command line for every area.
 	Kargs *string
+	// Grow lets Overlay relocate an initrd area that is too small for
+	// Members to a larger extent appended after the image (see
+	// Image.Overlay); only for callers that write a new image.
+	Grow bool
+	// Description is stored in the reset record of a grown image.
+	Description remaster.Description
 }
 
 // region is a run of bytes to write at an absolute image offset.
@@ -314,6 +330,7 @@ func (e *TooLargeError) Error() string {
 // area as patches. Nothing is written, so a failure here leaves every
 // output alone.
 func (im *Image) Overlay(c Changes) (*overlay.Image, error) {
+	im.grown = 0
 	area := make([]byte, im.Initrd.Length)
 	if len(c.Members) > 0 {
 		data, err := initrd.EncodeXZ(c.Members)
@@ -321,11 +338,33 @@ func (im *Image) Overlay(c Changes) (*overlay.Image, error) {
 			return nil, fmt.Errorf("encoding initrd embed area: %w", err)
 		}
 		if int64(len(data)) > im.Initrd.Length {
-			return nil, &TooLargeError{Area: im.Initrd, Need: int64(len(data))}
+			if !c.Grow {
+				return nil, &TooLargeError{Area: im.Initrd, Need: int64(len(data))}
+			}
+			return im.grow(c, data)
 		}
 		copy(area, data)
 	}
 	regions := []region{{offset: im.Initrd.Offset, data: area, what: "initrd embed area"}}
+	kr, err := im.kargRegions(c)
+	if err != nil {
+		return nil, err
+	}
+	regions = append(regions, kr...)
+	sort.SliceStable(regions, func(i, j int) bool { return regions[i].offset < regions[j].offset })
+	ov := overlay.New(im.r, im.ISO.Size())
+	for _, r := range regions {
+		if err := ov.Patch(r.offset, r.data); err != nil {
+			return nil, fmt.Errorf("%s at offset %d: %w", r.what, r.offset, err)
+		}
+	}
+	return ov, nil
+}
+
+// kargRegions returns the karg area regions of c, if it sets kernel
+// arguments.
+func (im *Image) kargRegions(c Changes) ([]region, error) {
+	var regions []region
 	if c.Kargs != nil {
 		if im.Kargs == nil {
 			return nil, ErrNoKargAreas
@@ -336,12 +375,5 @@ func (im *Image) Overlay(c Changes) (*overlay.Image, error) {
 		}
 		regions = append(regions, kr...)
 	}
-	sort.SliceStable(regions, func(i, j int) bool { return regions[i].offset < regions[j].offset })
-	ov := overlay.New(im.r, im.ISO.Size())
-	for _, r := range regions {
-		if err := ov.Patch(r.offset, r.data); err != nil {
-			return nil, fmt.Errorf("%s at offset %d: %w", r.what, r.offset, err)
-		}
-	}
-	return ov, nil
+	return regions, nil
 }

@@ -21,7 +21,6 @@
 package flatcar
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -98,6 +97,11 @@ func LiveConfig(user *installer.Input, inst *Install) ([]byte, []string, error) 
 	if !strings.HasPrefix(inst.Device, "/") {
 		return nil, nil, fmt.Errorf("destination device %q is not an absolute path", inst.Device)
 	}
+	if i := strings.IndexFunc(inst.Device, func(r rune) bool { return !devicePathRune(r) }); i >= 0 {
+		// The path goes into a systemd unit's command line, where
+		// spaces, %, \ and newlines would change the command.
+		return nil, nil, fmt.Errorf("destination device %q has the character %q, which a device path does not need (letters, digits and / _ . : + @ , = - only)", inst.Device, inst.Device[i:i+1])
+	}
 	if len(inst.Configs) == 0 {
 		return nil, nil, ErrNoConfig
 	}
@@ -138,6 +142,16 @@ func LiveConfig(user *installer.Input, inst *Install) ([]byte, []string, error) 
 		return nil, nil, err
 	}
 	return out, warnings, nil
+}
+
+// devicePathRune reports whether r may appear in a device path given to
+// flatcar-install: what /dev and /dev/disk/by-* names use.
+func devicePathRune(r rune) bool {
+	switch {
+	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		return true
+	}
+	return strings.ContainsRune("/_.:+@,=-", r)
 }
 
 // destConfig returns the destination config: the only one as it is
@@ -223,22 +237,16 @@ func installUnit(inst *Install) string {
 
 // Initramfs returns the extra initramfs that delivers config to a Flatcar
 // live system: a gzip-compressed newc archive holding usr/share/oem/config.ign
-// (with its parent directories), deterministic, with a length that is a
-// multiple of 4 so that any archive concatenated after it stays aligned.
-func Initramfs(config []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	zw, err := initrd.NewCompressor(&buf, initrd.Gzip)
-	if err != nil {
-		return nil, err
+// (with its parent directories) and the extra files, if any, with their
+// modes; deterministic, with a length that is a multiple of 4 so that any
+// archive concatenated after it stays aligned.
+func Initramfs(config []byte, extra initrd.Files, modes map[string]uint32) ([]byte, error) {
+	files := initrd.Files{ConfigMember: config}
+	for name, data := range extra {
+		if name == ConfigMember {
+			return nil, fmt.Errorf("%s is where the live Ignition config goes", ConfigMember)
+		}
+		files[name] = data
 	}
-	if err := initrd.WriteNewc(zw, initrd.Files{ConfigMember: config}); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("compressing the Flatcar initramfs: %w", err)
-	}
-	for buf.Len()%4 != 0 {
-		buf.WriteByte(0)
-	}
-	return buf.Bytes(), nil
+	return initrd.EncodeGzip(files, modes)
 }

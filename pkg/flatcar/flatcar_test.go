@@ -20,11 +20,11 @@ const userConfig = `{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":
 const destConfig = `{"ignition":{"version":"3.3.0"},"passwd":{"users":[{"name":"core","sshAuthorizedKeys":["ssh-ed25519 AAAA test"]}]}}`
 
 func TestInitramfs(t *testing.T) {
-	a, err := flatcar.Initramfs([]byte(userConfig))
+	a, err := flatcar.Initramfs([]byte(userConfig), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := flatcar.Initramfs([]byte(userConfig))
+	b, _ := flatcar.Initramfs([]byte(userConfig), nil, nil)
 	if !bytes.Equal(a, b) {
 		t.Error("Initramfs is not deterministic")
 	}
@@ -177,6 +177,9 @@ func TestLiveConfigInstallErrors(t *testing.T) {
 		{&flatcar.Install{Configs: dest}, flatcar.ErrNoDevice.Error()},
 		{&flatcar.Install{Device: "/dev/sda"}, flatcar.ErrNoConfig.Error()},
 		{&flatcar.Install{Device: "sda", Configs: dest}, "not an absolute path"},
+		{&flatcar.Install{Device: "/dev/sda\nExecStartPre=/bin/rm -rf /", Configs: dest}, `has the character "\n"`},
+		{&flatcar.Install{Device: "/dev/sda -V alpha", Configs: dest}, `has the character " "`},
+		{&flatcar.Install{Device: "/dev/sd%a", Configs: dest}, `has the character "%"`},
 		{&flatcar.Install{Device: "/dev/sda", Configs: []installer.Input{{Name: "x.ign", Err: errors.New("boom")}}}, "x.ign: boom"},
 	} {
 		if _, _, err := flatcar.LiveConfig(nil, tc.inst); err == nil || !strings.Contains(err.Error(), tc.want) {

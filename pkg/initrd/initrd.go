@@ -70,6 +70,13 @@ const (
 // clean: no leading or trailing "/", no empty, "." or ".." components, no NUL,
 // and no path may also be a parent directory of another.
 func WriteNewc(w io.Writer, files Files) error {
+	return WriteNewcModes(w, files, nil)
+}
+
+// WriteNewcModes is WriteNewc with the permission bits of each file taken
+// from modes (0600 for a file it does not name); only the bits of 0o7777
+// are used.
+func WriteNewcModes(w io.Writer, files Files, modes map[string]uint32) error {
 	names := files.Names()
 	if err := checkPaths(names); err != nil {
 		return err
@@ -94,7 +101,11 @@ func WriteNewc(w io.Writer, files Files) error {
 			ino++
 		}
 		data := files[name]
-		if err := cw.WriteHeader(&Header{Name: name, Mode: fileMode, Nlink: 1, Ino: ino, Size: int64(len(data))}); err != nil {
+		mode := uint32(fileMode)
+		if m, ok := modes[name]; ok {
+			mode = ModeRegular | m&0o7777
+		}
+		if err := cw.WriteHeader(&Header{Name: name, Mode: mode, Nlink: 1, Ino: ino, Size: int64(len(data))}); err != nil {
 			return err
 		}
 		if _, err := cw.Write(data); err != nil {
@@ -159,6 +170,28 @@ func EncodeXZ(files Files) ([]byte, error) {
 	}
 	if err := zw.Close(); err != nil {
 		return nil, fmt.Errorf("compress initramfs: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// EncodeGzip returns WriteNewcModes(files, modes) compressed as one
+// deterministic gzip stream, zero-padded to a multiple of 4 bytes so that
+// an archive concatenated after it stays aligned: the extra initramfs that
+// package remaster adds to live ISOs without embed areas.
+func EncodeGzip(files Files, modes map[string]uint32) ([]byte, error) {
+	var buf bytes.Buffer
+	zw, err := NewCompressor(&buf, Gzip)
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteNewcModes(zw, files, modes); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("compress initramfs: %w", err)
+	}
+	for buf.Len()%4 != 0 {
+		buf.WriteByte(0)
 	}
 	return buf.Bytes(), nil
 }

@@ -43,6 +43,7 @@ type Editor struct {
 	sectors  map[int64][]byte // edited base sectors by absolute offset
 	chunks   []chunk          // appended, in order from end
 	serials  map[*Tree]uint32 // next Rock Ridge PX serial per tree
+	styles   map[*Tree]int    // primary-tree name length limit (see nameStyle)
 	finished bool
 }
 
@@ -58,7 +59,7 @@ type chunk struct {
 // image size rounded up to 2048; the caller guarantees that t's current end
 // equals end (the Editor pads its own data to 2048 bytes).
 func NewEditor(im *Image, trees []*Tree, t Target, end int64) *Editor {
-	e := &Editor{im: im, trees: trees, target: t, end: end, cur: end, sectors: map[int64][]byte{}, serials: map[*Tree]uint32{}}
+	e := &Editor{im: im, trees: trees, target: t, end: end, cur: end, sectors: map[int64][]byte{}, serials: map[*Tree]uint32{}, styles: map[*Tree]int{}}
 	switch {
 	case end%SectorSize != 0 || end < im.size:
 		e.err = fmt.Errorf("edit ISO: appended data must start at a multiple of 2048 at or after the %d-byte image, not at %d", im.size, end)
@@ -302,6 +303,7 @@ func (e *Editor) ReplaceFile(path string, r io.ReaderAt, size int64) error {
 		recs[i] = ent.Records[0]
 	}
 	off := e.appendData(r, size)
+	done := map[int64]uint32{} // records already patched (trees sharing a directory extent share them)
 	for i, t := range e.trees {
 		lba, err := relLBA(t, off)
 		if err != nil {
@@ -310,6 +312,13 @@ func (e *Editor) ReplaceFile(path string, r io.ReaderAt, size int64) error {
 		if size == 0 {
 			lba = 0
 		}
+		if prev, ok := done[recs[i]]; ok {
+			if prev != lba {
+				return fmt.Errorf("replace %q: the %s tree shares the record at offset %d with a tree of another base; refusing", path, t.Kind, recs[i])
+			}
+			continue
+		}
+		done[recs[i]] = lba
 		if err := e.setExtent(recs[i], lba, uint32(size)); err != nil {
 			return fmt.Errorf("replace %q in the %s tree: %w", path, t.Kind, err)
 		}
@@ -349,32 +358,74 @@ func (e *Editor) AddFile(path string, r io.ReaderAt, size int64) error {
 		return fmt.Errorf("add %q: no file name", path)
 	}
 	leaf, parentPath := comps[len(comps)-1], strings.Join(comps[:len(comps)-1], "/")
+	// Trees whose parent directory is one extent (genisoimage -iso-level 4
+	// writes a single hierarchy for the primary and ISO 9660:1999
+	// descriptors) get one record: the primary tree's (with its Rock Ridge
+	// entries), named like the ISO 9660:1999 tree when it shares it.
+	parents := make([]int64, len(e.trees))
+	for i, t := range e.trees {
+		parent, err := t.resolve(e.readMeta, e.cur, parentPath)
+		if err != nil {
+			return fmt.Errorf("add %q: %w", path, err)
+		}
+		parents[i] = parent.Offset
+	}
 	plans := make([]addPlan, 0, len(e.trees))
-	for _, t := range e.trees {
-		p, err := e.planAdd(t, parentPath, leaf, size)
+	for i, t := range e.trees {
+		free := false
+		for j, u := range e.trees {
+			if t.Kind == PrimaryTree && u.Kind == ISO1999Tree && parents[j] == parents[i] {
+				free = true
+			}
+		}
+		p, err := e.planAdd(t, parentPath, leaf, size, free)
 		if err != nil {
 			return fmt.Errorf("add %q: %w", path, err)
 		}
 		plans = append(plans, p)
 	}
 	off := e.appendData(r, size)
-	for _, p := range plans {
-		lba, err := relLBA(p.t, off)
+	for i, p := range plans {
+		if p.t == nil {
+			continue // inserted with its group
+		}
+		group := []addPlan{p}
+		for j := i + 1; j < len(plans); j++ {
+			if q := plans[j]; q.t != nil && q.parent.Offset == p.parent.Offset {
+				if q.t.Base != p.t.Base {
+					return fmt.Errorf("add %q: the %s and %s trees share the directory at offset %d but have different bases; refusing", path, p.t.Kind, q.t.Kind, p.parent.Offset)
+				}
+				group = append(group, q)
+				plans[j].t = nil
+			}
+		}
+		lead := 0
+		for k, q := range group {
+			if q.t.Kind == PrimaryTree && (group[lead].t.Kind != PrimaryTree || q.t.RockRidge && !group[lead].t.RockRidge) {
+				lead = k
+			}
+		}
+		group[0], group[lead] = group[lead], group[0]
+		lp := group[0]
+		lba, err := relLBA(lp.t, off)
 		if err != nil {
 			return fmt.Errorf("add %q: %w", path, err)
 		}
 		if size == 0 {
 			lba = 0
 		}
-		putBoth32(p.rec[recLBA:], lba)
-		if err := e.insert(p); err != nil {
-			return fmt.Errorf("add %q in the %s tree: %w", path, p.t.Kind, err)
+		putBoth32(lp.rec[recLBA:], lba)
+		if err := e.insert(group); err != nil {
+			return fmt.Errorf("add %q in the %s tree: %w", path, lp.t.Kind, err)
 		}
 	}
 	return nil
 }
 
-func (e *Editor) planAdd(t *Tree, parentPath, leaf string, size int64) (addPlan, error) {
+// planAdd plans the record of leaf in the tree's parentPath; free names it
+// like an ISO 9660:1999 tree (the primary tree shares the parent's extent
+// with one).
+func (e *Editor) planAdd(t *Tree, parentPath, leaf string, size int64, free bool) (addPlan, error) {
 	parent, err := t.resolve(e.readMeta, e.cur, parentPath)
 	if err != nil {
 		return addPlan{}, err
@@ -395,7 +446,7 @@ func (e *Editor) planAdd(t *Tree, parentPath, leaf string, size int64) (addPlan,
 			return addPlan{}, fmt.Errorf("%s tree: %s: %w", t.Kind, joinPath(parent.Path, d.name), fs.ErrExist)
 		}
 	}
-	rec, err := e.newRecord(t, ds, leaf, size)
+	rec, err := e.newRecord(t, ds, leaf, size, free)
 	if err != nil {
 		return addPlan{}, fmt.Errorf("%s tree: %w", t.Kind, err)
 	}
@@ -440,7 +491,7 @@ func ecmaName(name string, keepCase bool) string {
 	return b.String()
 }
 
-func (e *Editor) newRecord(t *Tree, ds []dent, leaf string, size int64) ([]byte, error) {
+func (e *Editor) newRecord(t *Tree, ds []dent, leaf string, size int64, free bool) ([]byte, error) {
 	if leaf == "" || strings.ContainsAny(leaf, "/\x00") || leaf == "." || leaf == ".." {
 		return nil, fmt.Errorf("invalid file name %q", leaf)
 	}
@@ -483,8 +534,20 @@ func (e *Editor) newRecord(t *Tree, ds []dent, leaf string, size int64) ([]byte,
 	case ISO1999Tree:
 		id = []byte(leaf)
 	default:
-		id = []byte(ecmaName(leaf, lower))
-		if !strings.Contains(leaf, ".") && withVersion {
+		if free {
+			id = []byte(leaf)
+			break
+		}
+		style, err := e.nameStyle(t)
+		if err != nil {
+			return nil, err
+		}
+		name, err := primaryName(leaf, lower, style, ds)
+		if err != nil {
+			return nil, err
+		}
+		id = []byte(name)
+		if !strings.Contains(name, ".") && withVersion {
 			id = append(id, '.')
 		}
 	}
@@ -609,18 +672,14 @@ func (e *Editor) rootOffset(t *Tree) int64 {
 	return t.abs(r.lba)
 }
 
-// nextSerial returns a PX serial number not used in the tree: one more than
-// the largest found by a walk of the whole tree (done once).
-func (e *Editor) nextSerial(t *Tree) (uint32, error) {
-	if s, ok := e.serials[t]; ok {
-		e.serials[t] = s + 1
-		return s, nil
-	}
+// walkTree calls fn for every record other than "." and ".." of the tree
+// as edited so far (each directory extent once, relocated directories not
+// followed).
+func (e *Editor) walkTree(t *Tree, fn func(dent)) error {
 	r, err := t.root(e.readMeta)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	var maxSerial uint32
 	seen := map[int64]bool{}
 	queue := []dent{r}
 	budget := e.cur
@@ -632,26 +691,123 @@ func (e *Editor) nextSerial(t *Tree) (uint32, error) {
 		}
 		seen[t.abs(d.lba)] = true
 		if budget -= int64(d.length); budget < 0 || len(seen) > maxEntries {
-			return 0, &FormatError{Offset: t.abs(d.lba), What: t.describe(""), Err: errors.New("directory extents add up to more than the image size")}
+			return &FormatError{Offset: t.abs(d.lba), What: t.describe(""), Err: errors.New("directory extents add up to more than the image size")}
 		}
 		ds, err := t.readDir(e.readMeta, e.cur, d.lba, d.length, "")
 		if err != nil {
-			return 0, err
+			return err
 		}
 		for _, c := range ds {
 			if c.special == 0 {
-				maxSerial = max(maxSerial, c.su.pxSerial)
+				fn(c)
 				if c.isDir && !c.su.cl {
 					queue = append(queue, c)
 				}
 			}
 		}
 	}
+	return nil
+}
+
+// nextSerial returns a PX serial number not used in the tree: one more than
+// the largest found by a walk of the whole tree (done once).
+func (e *Editor) nextSerial(t *Tree) (uint32, error) {
+	if s, ok := e.serials[t]; ok {
+		e.serials[t] = s + 1
+		return s, nil
+	}
+	var maxSerial uint32
+	if err := e.walkTree(t, func(c dent) { maxSerial = max(maxSerial, c.su.pxSerial) }); err != nil {
+		return 0, err
+	}
 	if maxSerial == math.MaxUint32 {
 		return 0, errors.New("rock ridge: no free PX serial number")
 	}
 	e.serials[t] = maxSerial + 2
 	return maxSerial + 1, nil
+}
+
+// nameStyle returns the longest ECMA name (name and extension, without
+// ";1") that new primary-tree names may have: 0 when every name of the tree
+// is 8.3 (ISO level 1, directories of at most 8 characters), else 30 (levels
+// 2 and 3) or the longest name the tree already holds. It walks the tree
+// once.
+func (e *Editor) nameStyle(t *Tree) (int, error) {
+	if n, ok := e.styles[t]; ok {
+		return n, nil
+	}
+	short, longest := true, 0
+	if err := e.walkTree(t, func(c dent) {
+		if c.su.hidden {
+			return
+		}
+		s := stripVersion(string(c.id))
+		if !c.isDir {
+			s = strings.TrimSuffix(s, ".")
+		}
+		base, ext, dot := strings.Cut(s, ".")
+		longest = max(longest, len(base)+len(ext))
+		if len(base) > 8 || len(ext) > 3 || strings.Contains(ext, ".") || (c.isDir && dot) {
+			short = false
+		}
+	}); err != nil {
+		return 0, err
+	}
+	n := max(30, longest)
+	if short {
+		n = 0
+	}
+	e.styles[t] = n
+	return n, nil
+}
+
+// primaryName maps leaf to an ECMA name of the given style (see nameStyle)
+// that no sibling in ds has: the base and extension are shortened (to 8.3
+// for style 0) and, if that collides, end in "~1", "~2", ….
+func primaryName(leaf string, keepCase bool, style int, ds []dent) (string, error) {
+	full := ecmaName(leaf, keepCase)
+	base, ext, dot := full, "", false
+	if i := strings.LastIndexByte(full, '.'); i >= 0 {
+		base, ext, dot = full[:i], full[i+1:], true
+	}
+	maxBase, maxExt := 8, 3
+	if style > 0 {
+		maxExt = min(len(ext), style-1)
+		maxBase = style - maxExt
+	}
+	taken := map[string]bool{}
+	for _, d := range ds {
+		if d.special == 0 {
+			taken[strings.ToUpper(strings.TrimSuffix(stripVersion(string(d.id)), "."))] = true
+		}
+	}
+	fits := style > 0 && len(base)+len(ext) <= style || style == 0 && len(base) <= maxBase && len(ext) <= maxExt
+	if fits && !taken[strings.ToUpper(full)] {
+		return full, nil
+	}
+	if base == "" {
+		base = "_"
+	}
+	ext = ext[:min(len(ext), maxExt)]
+	join := func(b string) string {
+		if dot {
+			return b + "." + ext
+		}
+		return b
+	}
+	if name := join(base[:min(len(base), maxBase)]); !fits && !taken[strings.ToUpper(name)] {
+		return name, nil
+	}
+	for i := 1; i < 1000000; i++ {
+		sfx := fmt.Sprintf("~%d", i)
+		if len(sfx) >= maxBase {
+			break
+		}
+		if name := join(base[:min(len(base), maxBase-len(sfx))] + sfx); !taken[strings.ToUpper(name)] {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("no free short ISO 9660 name for %q", leaf)
 }
 
 // sortKey is the identifier compared for ordering: the version dropped;
@@ -716,8 +872,12 @@ func pack(recs [][]byte) ([]byte, []int) {
 	return buf, offs
 }
 
-// insert puts p.rec into its parent directory, in place or by moving it.
-func (e *Editor) insert(p addPlan) error {
+// insert puts the record of group[0] into its parent directory, in place
+// or by moving it. The other plans of group are of trees sharing that
+// directory extent (same base): a move repoints each one's record of the
+// directory and path tables too.
+func (e *Editor) insert(group []addPlan) error {
+	p := group[0]
 	t := p.t
 	recs := make([][]byte, 0, len(p.ds)+1)
 	at := len(p.ds)
@@ -767,8 +927,14 @@ func (e *Editor) insert(p addPlan) error {
 			return err
 		}
 	}
-	if err := e.setExtent(p.parent.Records[0], newLBA, newLen); err != nil { // record in its parent, or the descriptor's root record
-		return err
+	patched := map[int64]bool{}
+	for _, q := range group {
+		if at := q.parent.Records[0]; !patched[at] { // record in its parent, or the descriptor's root record
+			patched[at] = true
+			if err := e.setExtent(at, newLBA, newLen); err != nil {
+				return err
+			}
+		}
 	}
 	for i, r := range recs {
 		if r[recFlags]&flagDirectory == 0 || (r[recNameLen] == 1 && r[recName] <= 1) {
@@ -778,7 +944,13 @@ func (e *Editor) insert(p addPlan) error {
 			return fmt.Errorf("child directory record at offset %d: %w", newOff+int64(offs[i]), err)
 		}
 	}
-	return e.fixPathTables(t, oldLBA, newLBA)
+	tables := map[int64]bool{}
+	for _, q := range group {
+		if err := e.fixPathTables(q.t, oldLBA, newLBA, tables); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // fixDotDot repoints the ".." record of the child directory at lba if it
@@ -804,8 +976,9 @@ func (e *Editor) fixDotDot(t *Tree, lba, oldLBA, parentLBA, parentLen uint32) er
 }
 
 // fixPathTables repoints the path table entries of the directory at oldLBA
-// in every path table of the tree.
-func (e *Editor) fixPathTables(t *Tree, oldLBA, newLBA uint32) error {
+// in every path table of the tree not in done (tables, by offset, already
+// repointed for a tree sharing them), and adds them to done.
+func (e *Editor) fixPathTables(t *Tree, oldLBA, newLBA uint32, done map[int64]bool) error {
 	if t.ptSize > maxDirExtent {
 		return &FormatError{Offset: t.Descriptor + 132, What: t.Kind.String() + " volume descriptor", Err: fmt.Errorf("path table size %d exceeds %d", t.ptSize, maxDirExtent)}
 	}
@@ -815,6 +988,11 @@ func (e *Editor) fixPathTables(t *Tree, oldLBA, newLBA uint32) error {
 			continue // absent optional copy
 		}
 		start := t.abs(pl.lba)
+		if done[start] {
+			found = found || i < 3
+			continue
+		}
+		done[start] = true
 		if start+int64(t.ptSize) > e.cur {
 			return &FormatError{Offset: t.Descriptor + 132, What: t.Kind.String() + " volume descriptor", Err: fmt.Errorf("path table [%d, %d) beyond the image", start, start+int64(t.ptSize))}
 		}

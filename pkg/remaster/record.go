@@ -16,22 +16,31 @@ import (
 // Record layout, all integers little-endian, padded with zeros to a whole
 // number of sectors:
 //
-//	0   32  magic
-//	32   8  record length in bytes, before the padding
-//	40   8  base image size
-//	48   4  number of patched ranges N
-//	52   4  description length D
-//	56  32  SHA-256 of bytes [88, record length)
-//	88  12N ranges: offset (8), length (4)
-//	    ... the original bytes of each range, in order
-//	    D   the description, JSON
+//	0    32  magic
+//	32    8  record length in bytes, before the padding
+//	40    8  base image size
+//	48    8  the record's own byte offset in the image
+//	56    8  guard length G
+//	64    4  number of patched ranges N
+//	68    4  description length D
+//	72   32  SHA-256 of bytes [32, 72) and [104, record length)
+//	104  32  SHA-256 of the remastered image's bytes [0, G): the system
+//	         area and the volume descriptors, as the remaster wrote them
+//	136 12N  ranges: offset (8), length (4)
+//	     ... the original bytes of each range, in order
+//	     D   the description, JSON
+//
+// The own offset tells a record from a copy of one inside a file of the
+// image (an ISO that ships a remastered ISO); the guard tells an image
+// that something changed after the remaster (a partitioning tool, a
+// second remaster by another tool), which a reset would not undo.
 const (
 	recordMagic   = "ISOBUILD REMASTER RECORD v1\n\x00\x00\x00\x00"
-	recordHeader  = 88
-	maxRecordSize = 16 << 20
+	recordHeader  = 136
+	maxRecordSize = 2 << 20
 	// recordSearch bounds how far from the end of an image the record is
 	// looked for: the padding to 1 MiB and the backup GPT follow it.
-	recordSearch = 4 << 20
+	recordSearch = maxRecordSize + 2<<20
 )
 
 // Description is what a remaster changed, as stored in its record.
@@ -50,9 +59,16 @@ type Record struct {
 	Ranges      []overlay.Range
 	originals   [][]byte
 	Description Description
+
+	guard    int64
+	guardSum [32]byte
 }
 
-func newRecord(r io.ReaderAt, size int64, ranges []overlay.Range, d Description) ([]byte, error) {
+// ErrModified is returned by Reset for an image whose system area or
+// volume descriptors changed after isobuild remastered it.
+var ErrModified = errors.New("the image changed after isobuild customized it (its partition tables or volume descriptors are not as isobuild wrote them), so undoing the customization would not give the original image back: start from the original image")
+
+func newRecord(r io.ReaderAt, size int64, ranges []overlay.Range, d Description, guard int64) ([]byte, error) {
 	desc, err := json.Marshal(d)
 	if err != nil {
 		return nil, err
@@ -80,13 +96,40 @@ func newRecord(r io.ReaderAt, size int64, ranges []overlay.Range, d Description)
 	copy(out, recordMagic)
 	binary.LittleEndian.PutUint64(out[32:], uint64(n))
 	binary.LittleEndian.PutUint64(out[40:], uint64(size))
-	binary.LittleEndian.PutUint32(out[48:], uint32(len(ranges)))
-	binary.LittleEndian.PutUint32(out[52:], uint32(len(desc)))
+	binary.LittleEndian.PutUint64(out[56:], uint64(guard))
+	binary.LittleEndian.PutUint32(out[64:], uint32(len(ranges)))
+	binary.LittleEndian.PutUint32(out[68:], uint32(len(desc)))
 	copy(out[recordHeader:], body.Bytes())
-	sum := sha256.Sum256(out[recordHeader:n])
-	copy(out[56:], sum[:])
 	return out, nil
 }
+
+// sealRecord fills in the record's own offset and the guard checksum of
+// the remastered image img, then the record's checksum.
+func sealRecord(rec []byte, at int64, img io.ReaderAt) error {
+	binary.LittleEndian.PutUint64(rec[48:], uint64(at))
+	guard := make([]byte, binary.LittleEndian.Uint64(rec[56:]))
+	if _, err := img.ReadAt(guard, 0); err != nil {
+		return fmt.Errorf("reading the remastered image's descriptors: %w", err)
+	}
+	g := sha256.Sum256(guard)
+	copy(rec[104:136], g[:])
+	sum := recordSum(rec[:binary.LittleEndian.Uint64(rec[32:])])
+	copy(rec[72:104], sum[:])
+	return nil
+}
+
+func recordSum(rec []byte) [32]byte {
+	h := sha256.New()
+	h.Write(rec[32:72])
+	h.Write(rec[104:])
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+// FindRecord returns the reset record of the image r of size bytes, or nil
+// if isobuild did not remaster it. It reads only the end of the image.
+func FindRecord(r io.ReaderAt, size int64) (*Record, error) { return findRecord(r, size) }
 
 // findRecord looks for a reset record in the last sectors of the image.
 func findRecord(r io.ReaderAt, size int64) (*Record, error) {
@@ -99,11 +142,11 @@ func findRecord(r io.ReaderAt, size int64) (*Record, error) {
 		if off+recordHeader > int64(len(tail)) || string(tail[off:off+32]) != recordMagic {
 			continue
 		}
-		rec, err := readRecord(r, size, start+off)
-		if err != nil {
-			return nil, err
+		// A candidate that does not check out (damaged, or data that
+		// only looks like a record) is not a record.
+		if rec, err := readRecord(r, size, start+off); err == nil {
+			return rec, nil
 		}
-		return rec, nil
 	}
 	return nil, nil
 }
@@ -130,26 +173,35 @@ func readRecord(r io.ReaderAt, size, at int64) (*Record, error) {
 	}
 	n := int64(binary.LittleEndian.Uint64(h[32:]))
 	base := int64(binary.LittleEndian.Uint64(h[40:]))
-	count := int64(binary.LittleEndian.Uint32(h[48:]))
-	dlen := int64(binary.LittleEndian.Uint32(h[52:]))
+	own := int64(binary.LittleEndian.Uint64(h[48:]))
+	guard := int64(binary.LittleEndian.Uint64(h[56:]))
+	count := int64(binary.LittleEndian.Uint32(h[64:]))
+	dlen := int64(binary.LittleEndian.Uint32(h[68:]))
+	if own != at {
+		return nil, fail("written for byte %d, not %d: a copy of a record", own, at)
+	}
 	if n < recordHeader || n > maxRecordSize || at+n > size {
 		return nil, fail("length %d is out of range", n)
 	}
 	if base <= 0 || base > at {
 		return nil, fail("base size %d is out of range", base)
 	}
+	if guard <= 0 || guard > min(base, 1<<20) {
+		return nil, fail("guard length %d is out of range", guard)
+	}
 	data := make([]byte, n)
 	if _, err := r.ReadAt(data, at); err != nil {
 		return nil, fail("%w", err)
 	}
-	if sum := sha256.Sum256(data[recordHeader:]); !bytes.Equal(sum[:], h[56:88]) {
+	if sum := recordSum(data); !bytes.Equal(sum[:], h[72:104]) {
 		return nil, fail("checksum mismatch")
 	}
 	body := data[recordHeader:]
 	if count*12 > int64(len(body)) {
 		return nil, fail("%d ranges do not fit", count)
 	}
-	rec := &Record{Offset: at, BaseSize: base}
+	rec := &Record{Offset: at, BaseSize: base, guard: guard}
+	copy(rec.guardSum[:], h[104:136])
 	pos := count * 12
 	for i := int64(0); i < count; i++ {
 		off := int64(binary.LittleEndian.Uint64(body[i*12:]))
@@ -185,6 +237,13 @@ func (im *Image) Reset() (*overlay.Image, error) {
 	rec := im.record
 	if rec == nil {
 		return nil, ErrNotCustomized
+	}
+	guard := make([]byte, rec.guard)
+	if _, err := im.r.ReadAt(guard, 0); err != nil {
+		return nil, &RecordError{Offset: rec.Offset, Err: err}
+	}
+	if sha256.Sum256(guard) != rec.guardSum {
+		return nil, ErrModified
 	}
 	ov := overlay.New(im.r, rec.BaseSize)
 	for i, rg := range rec.Ranges {

@@ -30,6 +30,7 @@ package remaster
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -57,7 +58,15 @@ type Image struct {
 	Trees   []*iso.Tree
 	Configs []*bootcfg.Config
 
-	record *Record
+	record       *Record
+	recordOffset int64 // where the last plan put the reset record
+}
+
+// guardLength is the part of the image the reset record's guard covers:
+// the system area and the volume descriptors up to the terminator.
+func (im *Image) guardLength() int64 {
+	descs := im.ISO.Descriptors()
+	return descs[len(descs)-1].Offset + 2*iso.SectorSize
 }
 
 // Open reads the volume descriptors, the system area, every directory tree
@@ -117,7 +126,7 @@ func (im *Image) Entries() []bootcfg.Entry {
 // /flatcar/cpio.gz.
 func (im *Image) Flatcar() bool {
 	for _, e := range im.Entries() {
-		if strings.EqualFold(strings.TrimPrefix(e.Kernel, "/"), "flatcar/vmlinuz") {
+		if strings.EqualFold(strings.TrimPrefix(stripDevice(e.Kernel), "/"), "flatcar/vmlinuz") {
 			return true
 		}
 	}
@@ -144,8 +153,19 @@ type Change struct {
 	Args func(e bootcfg.Entry, args string) (string, error)
 	// Files are added to or replaced in the ISO tree.
 	Files []File
+	// Patches replace bytes of the base image that no tree points at as
+	// metadata, such as the kernel-argument areas inside a boot
+	// configuration file of a CoreOS image; they must not overlap each
+	// other or anything the remaster patches.
+	Patches []Patch
 	// Description is stored in the reset record (see Record.Description).
 	Description Description
+}
+
+// Patch is a run of bytes written over the base image at Off.
+type Patch struct {
+	Off  int64
+	Data []byte
 }
 
 // ErrNoBootEntry is returned for an image in which no Linux boot entry was
@@ -159,7 +179,7 @@ func (im *Image) InitrdPath(c Change) (string, error) {
 	}
 	for _, e := range im.Entries() {
 		if len(e.Initrds) > 0 {
-			dir := path.Dir("/" + strings.TrimPrefix(e.Initrds[0], "/"))
+			dir := path.Dir("/" + strings.TrimPrefix(stripDevice(e.Initrds[0]), "/"))
 			return path.Join(dir, DefaultInitrdName), nil
 		}
 	}
@@ -180,24 +200,45 @@ func (im *Image) Overlay(c Change) (*overlay.Image, error) {
 	if off := im.System.PartitionOffset(); off > 0 {
 		return nil, &PartitionOffsetError{Offset: off}
 	}
-	// The record holds the original bytes of the ranges the remaster
-	// patches. Which ranges those are does not depend on the record (only
-	// their new contents do), so a first plan without a record finds
-	// them and the second one carries it.
+	if err := im.Integrity(); err != nil {
+		return nil, err
+	}
+	if err := im.System.Verify(); err != nil {
+		return nil, fmt.Errorf("the image's partition tables are inconsistent already, so isobuild does not grow them: %w", err)
+	}
+	// The record holds the original bytes of the sectors the remaster
+	// patches. Which sectors those are hardly depends on the record (only
+	// the new values do, such as the volume size), so a first plan without
+	// a record finds them and the next one carries it; should the record
+	// make the plan touch another sector, the record grows to cover it.
 	dry, _, err := im.plan(c, nil)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := newRecord(im.r, im.size, dry.Patched(), c.Description)
-	if err != nil {
-		return nil, err
-	}
-	ov, added, err := im.plan(c, rec)
-	if err != nil {
-		return nil, err
-	}
-	if !slices.Equal(dry.Patched(), ov.Patched()) {
-		return nil, errors.New("internal error: the reset record changed the patched ranges")
+	covered := sectorsOf(dry.Patched(), im.size)
+	var ov *overlay.Image
+	var added []File
+	for try := 0; ; try++ {
+		rec, err := newRecord(im.r, im.size, covered, c.Description, im.guardLength())
+		if err != nil {
+			return nil, err
+		}
+		if ov, added, err = im.plan(c, rec); err != nil {
+			return nil, err
+		}
+		// The overlay reads the record from rec, so sealing it now
+		// changes the appended bytes.
+		if err := sealRecord(rec, im.recordOffset, ov); err != nil {
+			return nil, err
+		}
+		grown := sectorsOf(append(slices.Clone(covered), ov.Patched()...), im.size)
+		if slices.Equal(grown, covered) {
+			break
+		}
+		if try == 3 {
+			return nil, errors.New("internal error: the reset record does not settle on the patched sectors")
+		}
+		covered = grown
 	}
 	if err := verify(ov, added); err != nil {
 		return nil, fmt.Errorf("checking the remastered image: %w", err)
@@ -270,6 +311,11 @@ func (im *Image) plan(c Change, record []byte) (*overlay.Image, []File, error) {
 		case err == nil:
 			err = ed.ReplaceFile(p, bytes.NewReader(f.Data), int64(len(f.Data)))
 		case errors.Is(err, fs.ErrNotExist):
+			if dir := path.Dir(p); dir != "/" {
+				if d, derr := im.Trees[0].Lookup(dir); derr != nil || !d.IsDir {
+					return nil, nil, fmt.Errorf("adding %s: the image has no directory %s, and new files go into existing directories only (a new directory would renumber the path tables, which isobuild does not do yet): put it in / or in a directory the image has", p, dir)
+				}
+			}
 			err = ed.AddFile(p, bytes.NewReader(f.Data), int64(len(f.Data)))
 		}
 		if err != nil {
@@ -278,9 +324,11 @@ func (im *Image) plan(c Change, record []byte) (*overlay.Image, []File, error) {
 		files = append(files, File{Path: p, Data: f.Data})
 	}
 	if record != nil {
-		if _, err := ed.Reserve(bytes.NewReader(record), int64(len(record))); err != nil {
+		at, err := ed.Reserve(bytes.NewReader(record), int64(len(record)))
+		if err != nil {
 			return nil, nil, err
 		}
+		im.recordOffset = at
 	}
 	oldVolumeEnd := int64(im.ISO.Primary().VolumeSpaceSize) * iso.SectorSize
 	g, err := im.System.Grow(oldVolumeEnd, ed.End())
@@ -293,6 +341,11 @@ func (im *Image) plan(c Change, record []byte) (*overlay.Image, []File, error) {
 	for _, p := range g.Patches {
 		if err := ov.Patch(p.Off, p.Data); err != nil {
 			return nil, nil, fmt.Errorf("patching the partition tables at byte %d: %w", p.Off, err)
+		}
+	}
+	for _, p := range c.Patches {
+		if err := ov.Patch(p.Off, p.Data); err != nil {
+			return nil, nil, fmt.Errorf("patching %d bytes at byte %d: %w", len(p.Data), p.Off, err)
 		}
 	}
 	tailStart := g.Size - int64(len(g.Tail))
@@ -354,6 +407,39 @@ func verify(ov *overlay.Image, files []File) error {
 		}
 	}
 	return nil
+}
+
+// stripDevice drops a GRUB device prefix such as "($root)" or "(cd0)"
+// from a boot loader path.
+func stripDevice(p string) string {
+	if strings.HasPrefix(p, "(") {
+		if i := strings.Index(p, ")"); i > 0 {
+			return p[i+1:]
+		}
+	}
+	return p
+}
+
+// sectorsOf returns the whole sectors that hold the ranges, merged and
+// cut at size.
+func sectorsOf(ranges []overlay.Range, size int64) []overlay.Range {
+	var out []overlay.Range
+	for _, r := range ranges {
+		start := r.Offset / iso.SectorSize * iso.SectorSize
+		end := min(alignUp(r.Offset+r.Length, iso.SectorSize), size)
+		out = append(out, overlay.Range{Offset: start, Length: end - start})
+	}
+	slices.SortFunc(out, func(a, b overlay.Range) int { return cmp.Compare(a.Offset, b.Offset) })
+	var merged []overlay.Range
+	for _, r := range out {
+		if n := len(merged); n > 0 && r.Offset <= merged[n-1].Offset+merged[n-1].Length {
+			last := &merged[n-1]
+			last.Length = max(last.Length, r.Offset+r.Length-last.Offset)
+			continue
+		}
+		merged = append(merged, r)
+	}
+	return merged
 }
 
 func alignUp(n, a int64) int64 { return (n + a - 1) / a * a }

@@ -323,3 +323,84 @@ func TestRemasterFullDirectory(t *testing.T) {
 		run(t, "isoinfo", "-i", out, "-p")
 	}
 }
+
+// Images whose integrity data would silently go stale are refused: an
+// implanted media checksum and a UDF bridge.
+func TestRemasterIntegrity(t *testing.T) {
+	need(t, "xorriso", "genisoimage")
+	base := makeFlatcarISO(t, layouts[0], 0)
+	data := mustRead(t, base)
+	copy(data[16*2048+883:], "ISO MD5SUM = 0123456789abcdef0123456789abcdef;SKIPSECTORS = 15;")
+	md5 := filepath.Join(t.TempDir(), "md5.iso")
+	os.WriteFile(md5, data, 0o644)
+	_, im := openImage(t, md5)
+	var ce *remaster.ChecksumError
+	if _, err := im.Overlay(flatcarChange()); !errors.As(err, &ce) || ce.Offset != 16*2048+883 {
+		t.Errorf("implanted checksum: got %v, want a ChecksumError at %d", err, 16*2048+883)
+	}
+
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	os.MkdirAll(filepath.Join(tree, "syslinux"), 0o755)
+	os.MkdirAll(filepath.Join(tree, "flatcar"), 0o755)
+	os.WriteFile(filepath.Join(tree, "syslinux", "syslinux.cfg"), []byte("label flatcar\n  kernel /flatcar/vmlinuz\n  append initrd=/flatcar/cpio.gz\n"), 0o644)
+	os.WriteFile(filepath.Join(tree, "flatcar", "vmlinuz"), []byte("k"), 0o644)
+	os.WriteFile(filepath.Join(tree, "flatcar", "cpio.gz"), []byte("i"), 0o644)
+	udf := filepath.Join(dir, "udf.iso")
+	run(t, "genisoimage", "-quiet", "-r", "-J", "-udf", "-o", udf, tree)
+	_, im = openImage(t, udf)
+	var ue *remaster.UDFError
+	if _, err := im.Overlay(flatcarChange()); !errors.As(err, &ue) {
+		t.Errorf("UDF bridge: got %v, want a UDFError", err)
+	}
+}
+
+// The reset record is trusted only where it was written and only while the
+// image is as the remaster left it.
+func TestRecordRobustness(t *testing.T) {
+	need(t, "xorriso")
+	base := makeFlatcarISO(t, layouts[0], 0)
+	f, im := openImage(t, base)
+	ov, err := im.Overlay(flatcarChange())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out.iso")
+	write(t, ov, out)
+	_, again := openImage(t, out)
+	rec := again.Record()
+	if rec == nil {
+		t.Fatal("no record")
+	}
+	data := mustRead(t, out)
+	recBytes := append([]byte(nil), data[rec.Offset:rec.Offset+2048]...)
+
+	// A copy of the record one sector later (as inside a file of another
+	// image) is not a record; neither is garbage after the magic.
+	moved := append(append([]byte(nil), data[:len(data)-2048*8]...), make([]byte, 2048*8)...)
+	copy(moved[len(moved)-4*2048:], recBytes)
+	for i := rec.Offset; i < rec.Offset+2048 && i < int64(len(moved)-4*2048); i++ {
+		moved[i] = 0
+	}
+	for name, img := range map[string][]byte{
+		"moved":   moved,
+		"garbage": append(append([]byte(nil), mustRead(t, base)...), append([]byte("ISOBUILD REMASTER RECORD v1\n\x00\x00\x00\x00garbage"), make([]byte, 2048-40)...)...),
+	} {
+		p := filepath.Join(t.TempDir(), name+".iso")
+		os.WriteFile(p, img, 0o644)
+		r, err := remaster.FindRecord(bytes.NewReader(img), int64(len(img)))
+		if err != nil || r != nil {
+			t.Errorf("%s: FindRecord = %+v, %v; want no record and no error", name, r, err)
+		}
+	}
+
+	// An image changed after the remaster (here its MBR) is not reset.
+	data[446+12]++
+	changed := filepath.Join(t.TempDir(), "changed.iso")
+	os.WriteFile(changed, data, 0o644)
+	_, im2 := openImage(t, changed)
+	if _, err := im2.Reset(); !errors.Is(err, remaster.ErrModified) {
+		t.Errorf("reset of a changed image: %v, want ErrModified", err)
+	}
+	_ = f
+}

@@ -23,5 +23,9 @@
 // last whole 2048-byte block before the backup array, which Grow treats
 // like "ends at LastUsable"; only an APM last entry that reaches the old
 // image end is stretched (in -isohybrid-apm-hfsplus images without HFS+
-// the last entry is the EFI image, which must stay as it is).
+// the last entry is the EFI image, which must stay as it is); an image
+// with bytes appended after its backup GPT (so the backup is no longer at
+// the last sector) is read with the backup where AlternateLBA points, and
+// Grow measures from there and accepts a size that is not a multiple of
+// 512 (the caller pads to 2048 before its new data).
 package sysarea

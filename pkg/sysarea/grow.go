@@ -34,16 +34,27 @@ const mib = 1 << 20
 // of 1 MiB and to 2048 otherwise. Bytes between newVolumeEnd and
 // Size-len(Tail) are zeros.
 //
-// MBR: entries that start at 0 or at the partition offset and end at the
-// old image end (or else the old volume end) are stretched to the new image
-// end (or volume end), with a new end CHS; the 0xEE entry gets size
+// l.Size need not be a multiple of 512 (a base with a few stray bytes at
+// its end): the caller pads the old image with zeros up to its new data,
+// which starts at or after l.Size rounded up to 2048 bytes, and
+// newVolumeEnd >= l.Size already implies newVolumeEnd reaches that
+// rounded size. Both the whole and the rounded-up sector count of l.Size
+// count as "the old image end" below.
+//
+// The old last sector is the primary GPT's AlternateLBA when it lies
+// inside the image after LastUsable (an image may carry bytes after its
+// backup GPT), else the last sector of l.Size. MBR: entries that start at
+// 0 or at the partition offset and end at the old image end or the old
+// last sector + 1 (or else the old volume end) are stretched to the new
+// image end (or volume end), with a new end CHS; the 0xEE entry gets size
 // min(total-1, 0xFFFFFFFF); other entries (0xEF) stay. GPT: AlternateLBA
 // goes to the new last sector and LastUsable moves by the same amount; a
-// partition whose end+1 is the old image end, the old volume end, the old
-// LastUsable+1 or that rounded down to 2048 bytes (xorriso) moves to the new
-// corresponding value; CRCs are recomputed and the old backup (if Read
-// found one at the last sector) is zeroed. APM: the last entry, when it reaches the old image end, is stretched to
-// the new image end.
+// partition whose end+1 is the old image end, the old last sector + 1, the
+// old volume end, the old LastUsable+1 or that rounded down to 2048 bytes
+// (xorriso) moves to the new corresponding value, never beyond the new
+// LastUsable; CRCs are recomputed and the old backup (if Read found one,
+// at the last sector or at AlternateLBA) is zeroed. APM: the last entry,
+// when it reaches the old image end, is stretched to the new image end.
 func (l *Layout) Grow(oldVolumeEnd, newVolumeEnd int64) (*Growth, error) {
 	switch {
 	case oldVolumeEnd <= 0 || oldVolumeEnd%2048 != 0 || newVolumeEnd%2048 != 0:
@@ -52,8 +63,6 @@ func (l *Layout) Grow(oldVolumeEnd, newVolumeEnd int64) (*Growth, error) {
 		return nil, fmt.Errorf("grow: old volume end %d is beyond the image size %d", oldVolumeEnd, l.Size)
 	case newVolumeEnd < l.Size:
 		return nil, fmt.Errorf("grow: new volume end %d is before the old image end %d; data must be appended after it", newVolumeEnd, l.Size)
-	case l.Size%SectorSize != 0:
-		return nil, fmt.Errorf("grow: image size %d is not a multiple of %d", l.Size, SectorSize)
 	case newVolumeEnd > 1<<50:
 		return nil, fmt.Errorf("grow: new volume end %d is too large", newVolumeEnd)
 	}
@@ -71,20 +80,27 @@ func (l *Layout) Grow(oldVolumeEnd, newVolumeEnd int64) (*Growth, error) {
 	size := (newVolumeEnd + tailLen + align - 1) / align * align
 	gr := &Growth{Size: size}
 
-	oldEnd := uint64(l.Size / SectorSize)
+	o := oldEnds{
+		floor: uint64(l.Size / SectorSize),
+		ceil:  uint64((l.Size + SectorSize - 1) / SectorSize),
+	}
+	o.alt = o.floor - 1 // l.Size >= oldVolumeEnd >= 2048
+	if g := l.GPT; g != nil && g.BackupLBA > g.LastUsable && g.BackupLBA < o.floor {
+		o.alt = g.BackupLBA
+	}
 	newEnd := uint64(size / SectorSize)
 	oldVol := uint64(oldVolumeEnd / SectorSize)
 	newVol := uint64(newVolumeEnd / SectorSize)
 
 	var gptPatches []Patch
 	if g := l.GPT; g != nil {
-		zeros, patches, tail := l.growGPT(g, arraySectors, oldEnd, newEnd, oldVol, newVol)
+		zeros, patches, tail := l.growGPT(g, arraySectors, o, newEnd, oldVol, newVol)
 		gr.Patches = append(gr.Patches, zeros...)
 		gptPatches = patches
 		gr.Tail = tail
 	}
 	if m := l.MBR; m != nil {
-		p, err := l.growMBR(m, oldEnd, newEnd, oldVol, newVol)
+		p, err := l.growMBR(m, o, newEnd, oldVol, newVol)
 		if err != nil {
 			return nil, err
 		}
@@ -101,7 +117,19 @@ func (l *Layout) Grow(oldVolumeEnd, newVolumeEnd int64) (*Growth, error) {
 	return gr, nil
 }
 
-func (l *Layout) growMBR(m *MBR, oldEnd, newEnd, oldVol, newVol uint64) ([]Patch, error) {
+// oldEnds are the 512-byte sector counts that Grow takes as "the end of
+// the old image": the whole sectors of l.Size, l.Size rounded up, and the
+// old last sector (AlternateLBA or floor-1), so that alt+1 is an end too.
+type oldEnds struct {
+	floor, ceil, alt uint64
+}
+
+// isEnd reports whether end (exclusive, in sectors) is one of them.
+func (o oldEnds) isEnd(end uint64) bool {
+	return end == o.floor || end == o.ceil || end == o.alt+1
+}
+
+func (l *Layout) growMBR(m *MBR, o oldEnds, newEnd, oldVol, newVol uint64) ([]Patch, error) {
 	var old, tab [64]byte
 	for i := range m.Partitions {
 		m.Partitions[i].marshal(old[16*i:])
@@ -127,7 +155,7 @@ func (l *Layout) growMBR(m *MBR, oldEnd, newEnd, oldVol, newVol uint64) ([]Patch
 			continue
 		case start != 0 && start != offset:
 			continue
-		case end == oldEnd:
+		case o.isEnd(end):
 			target = newEnd
 		case end == oldVol:
 			target = newVol
@@ -182,10 +210,12 @@ func chs(lba, heads, secs uint64) [3]byte {
 	return [3]byte{byte(h), byte(s&0x3f) | byte(c>>2)&0xc0, byte(c)}
 }
 
-func (l *Layout) growGPT(g *GPT, arraySectors, oldEnd, newEnd, oldVol, newVol uint64) (zeros, patches []Patch, tail []byte) {
+func (l *Layout) growGPT(g *GPT, arraySectors uint64, o oldEnds, newEnd, oldVol, newVol uint64) (zeros, patches []Patch, tail []byte) {
 	le := binary.LittleEndian
-	oldLast, newLast := oldEnd-1, newEnd-1
-	delta := newLast - oldLast
+	newLast := newEnd - 1
+	// The backup moves from the old last sector (AlternateLBA when it is
+	// sane, not necessarily the image's last sector) to the new one.
+	delta := newLast - o.alt
 	newBackupArray := newLast - arraySectors
 	newLU := min(g.LastUsable+delta, newBackupArray-1)
 
@@ -194,7 +224,7 @@ func (l *Layout) growGPT(g *GPT, arraySectors, oldEnd, newEnd, oldVol, newVol ui
 		end := p.Last + 1
 		var target uint64
 		switch {
-		case end == oldEnd:
+		case o.isEnd(end):
 			target = newEnd
 		case end == oldVol:
 			target = newVol
@@ -205,7 +235,9 @@ func (l *Layout) growGPT(g *GPT, arraySectors, oldEnd, newEnd, oldVol, newVol ui
 		default:
 			continue
 		}
-		if target <= p.First {
+		// A stretched partition stays out of the new backup tables.
+		target = min(target, newLU+1)
+		if target <= p.First || target == end {
 			continue
 		}
 		le.PutUint64(array[p.Index*int(g.EntrySize)+40:], target-1)
@@ -229,16 +261,21 @@ func (l *Layout) growGPT(g *GPT, arraySectors, oldEnd, newEnd, oldVol, newVol ui
 	copy(tail[arraySectors*SectorSize:], bak)
 
 	// Zero the old backup header and array. Only a backup that Read found
-	// at the last sector is zeroed, and its array only where a backup array
-	// belongs (after LastUsable and the primary tables): without one, the
-	// last sectors may be data.
+	// (at the last sector, or at AlternateLBA when bytes follow it) is
+	// zeroed, and its array only where a backup array belongs (after
+	// LastUsable and the primary tables, before the header): without one,
+	// those sectors may be data.
 	if b := l.BackupGPT; b != nil {
+		at := b.at
+		if at < 2 || at >= o.floor {
+			at = o.floor - 1 // a Layout not made by Read
+		}
 		protect := max(int64(g.EntryLBA)*SectorSize+int64(len(g.array)), 2*SectorSize)
 		aoff, n := int64(b.EntryLBA)*SectorSize, int64(len(b.array))
-		if b.EntryLBA > g.LastUsable && aoff >= protect && n > 0 && aoff+n <= int64(oldLast)*SectorSize {
+		if b.EntryLBA > g.LastUsable && aoff >= protect && n > 0 && aoff+n <= int64(at)*SectorSize {
 			zeros = append(zeros, Patch{Off: aoff, Data: make([]byte, n)})
 		}
-		zeros = append(zeros, Patch{Off: int64(oldLast) * SectorSize, Data: make([]byte, SectorSize)})
+		zeros = append(zeros, Patch{Off: int64(at) * SectorSize, Data: make([]byte, SectorSize)})
 	}
 
 	patches = append(patches, Patch{Off: SectorSize, Data: hdr})

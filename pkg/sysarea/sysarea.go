@@ -36,9 +36,12 @@ type Layout struct {
 	GPT  *GPT  // nil if no "EFI PART" at LBA 1 (512-byte sectors)
 	APM  *APM  // nil if not "ER" at byte 0 with "PM" entries
 
-	// BackupGPT is the header (and its array) found at the last 512-byte
-	// sector of Size, or nil when there is none. Read only looks for it
-	// when GPT is set.
+	// BackupGPT is the header (and its array) found at the last whole
+	// 512-byte sector of Size or, when there is none there, at the
+	// primary's AlternateLBA if that lies inside the image and holds a
+	// header whose MyLBA says so (an image with bytes appended after its
+	// backup GPT; Verify reports it as not at the last sector). It is nil
+	// when there is none. Read only looks for it when GPT is set.
 	BackupGPT *GPT
 
 	twin        int64 // partition offset confirmed by Read, see PartitionOffset
@@ -80,6 +83,7 @@ type GPT struct {
 
 	header []byte // HeaderSize bytes as read
 	array  []byte // EntryCount*EntrySize bytes as read
+	at     uint64 // the LBA Read found this header at; 0 when not from Read
 }
 
 // GPTPartition is one non-empty GPT entry. First and Last are inclusive
@@ -144,6 +148,18 @@ func Read(r io.ReaderAt, size int64) (*Layout, error) {
 					return nil, fmt.Errorf("backup gpt: %w", err)
 				}
 				l.BackupGPT = b
+			} else if alt := g.BackupLBA; alt > 1 && alt < uint64(last) {
+				// Bytes appended after the backup GPT: it is where the
+				// primary points. Being off the standard place, it is
+				// taken only when it parses and names its own LBA.
+				if err := readFull(r, sig[:], int64(alt)*SectorSize); err != nil {
+					return nil, err
+				}
+				if string(sig[:]) == gptSignature {
+					if b, err := readGPT(r, size, alt); err == nil && b.MyLBA == alt {
+						l.BackupGPT = b
+					}
+				}
 			}
 		}
 	}
@@ -224,6 +240,7 @@ func readGPT(r io.ReaderAt, size int64, lba uint64) (*GPT, error) {
 		ArrayCRC:    le.Uint32(sec[88:]),
 	}
 	copy(g.DiskGUID[:], sec[56:72])
+	g.at = lba
 	if g.HeaderSize < gptMinHeaderSize || g.HeaderSize > SectorSize {
 		return nil, fmt.Errorf("gpt header at byte offset %d: header size %d at byte offset %d is outside %d..%d",
 			hoff, g.HeaderSize, hoff+12, gptMinHeaderSize, SectorSize)

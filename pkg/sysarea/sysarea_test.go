@@ -435,3 +435,62 @@ func putAPM(b []byte, e APMEntry) {
 	be.PutUint32(b[apmLogStart:], e.LogicalStart)
 	be.PutUint32(b[apmLogCount:], e.LogicalCount)
 }
+
+// TestGrowTrailingBytes grows the hybrid image with bytes after its backup
+// GPT (whole sectors and a size that is not a multiple of 512): the delta
+// is measured from AlternateLBA, the old backup there is zeroed, entries
+// ending at AlternateLBA+1 are stretched and none ends beyond LastUsable.
+func TestGrowTrailingBytes(t *testing.T) {
+	for _, extra := range []int{4096, 1000, 512} {
+		s := hybrid()
+		// GPT partition 1 ends at the image end (over the backup
+		// tables): a stretched end is clamped to LastUsable.
+		s.parts[0].Last = 2047
+		base := s.bytes()
+		img := append(bytes.Clone(base), bytes.Repeat([]byte{0xa5}, extra)...)
+		l := read(t, img)
+		if l.BackupGPT == nil || l.BackupGPT.MyLBA != 2047 {
+			t.Fatalf("extra %d: backup GPT %+v, want the one at AlternateLBA 2047", extra, l.BackupGPT)
+		}
+		if err := l.Verify(); err == nil || !strings.Contains(err.Error(), "AlternateLBA") {
+			t.Errorf("extra %d: Verify = %v, want AlternateLBA not at the last sector", extra, err)
+		}
+		newVol := (int64(len(img))+2047)/2048*2048 + 2<<20
+		gr, err := l.Grow(1600*512, newVol)
+		if err != nil {
+			t.Fatalf("extra %d: Grow: %v", extra, err)
+		}
+		out := make([]byte, gr.Size)
+		copy(out, img)
+		for _, p := range gr.Patches {
+			if p.Off+int64(len(p.Data)) > int64(len(img)) {
+				t.Fatalf("extra %d: patch %d+%d beyond the old image %d", extra, p.Off, len(p.Data), len(img))
+			}
+			copy(out[p.Off:], p.Data)
+		}
+		copy(out[gr.Size-int64(len(gr.Tail)):], gr.Tail)
+		n := read(t, out)
+		if err := n.Verify(); err != nil {
+			t.Errorf("extra %d: Verify after Grow: %v", extra, err)
+		}
+		last := uint64(gr.Size/512) - 1
+		g := n.GPT
+		if g.BackupLBA != last || g.LastUsable != last-33 {
+			t.Errorf("extra %d: backup %d LastUsable %d, want %d %d", extra, g.BackupLBA, g.LastUsable, last, last-33)
+		}
+		if g.Partitions[0].Last != g.LastUsable || g.Partitions[1] != l.GPT.Partitions[1] {
+			t.Errorf("extra %d: GPT partitions %+v, want 1 clamped to LastUsable %d, 2 unchanged", extra, g.Partitions, g.LastUsable)
+		}
+		if p := n.MBR.Partitions[0]; uint64(p.Sectors) != last+1 {
+			t.Errorf("extra %d: MBR partition 1 has %d sectors, want the whole image %d", extra, p.Sectors, last+1)
+		}
+		for i := 2048 - 33; i < 2048; i++ {
+			if !bytes.Equal(out[i*512:i*512+512], make([]byte, 512)) {
+				t.Fatalf("extra %d: old backup sector %d not zeroed", extra, i)
+			}
+		}
+		if !bytes.Equal(out[len(base):len(img)], img[len(base):]) {
+			t.Errorf("extra %d: the bytes after the old backup GPT changed", extra)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -238,6 +239,9 @@ type growCase struct {
 	build      func(t *testing.T) string
 	wantOffset int64
 	has        string // tables expected: subset of "mbr gpt apm ee"
+	// tail is appended to the tool-made image before Read: bytes after
+	// the backup GPT, which is then no longer at the last sector.
+	tail []byte
 	// check tests the expected new values; old and new are the layouts
 	// before and after, newVol the new volume end.
 	check func(t *testing.T, old, new *Layout, newVol int64)
@@ -333,6 +337,34 @@ func TestGrowRealImages(t *testing.T) {
 			},
 		},
 	}
+	// The same images with bytes appended after the backup GPT, as in
+	// (cat base.iso; head -c 4096 /dev/zero) > tail.iso: zeros, junk, and
+	// lengths that are not a multiple of 512.
+	junk := func(n int) []byte { return bytes.Repeat([]byte{0xa5}, n) }
+	tails := map[string][][]byte{
+		"isohybrid-uefi":                        {make([]byte, 4096), make([]byte, 1000), junk(4096)},
+		"xorriso-gpt-basdat":                    {make([]byte, 4096), junk(3000)},
+		"xorriso-gpt-apm":                       {junk(2048)},
+		"isohybrid":                             {make([]byte, 1000)},
+		"xorriso-partition-offset-appended-esp": {make([]byte, 4096)},
+	}
+	for _, c := range cases[:len(cases):len(cases)] {
+		for _, tail := range tails[c.name] {
+			d := c
+			d.name = fmt.Sprintf("%s+tail%d", c.name, len(tail))
+			if tail[0] != 0 {
+				d.name += "junk"
+			}
+			d.tail = tail
+			if c.name == "isohybrid" {
+				// Without a GPT nothing tells where the old image
+				// ended: the MBR entry ending before the stray bytes
+				// stays (see Grow).
+				d.check = func(t *testing.T, old, new *Layout, newVol int64) { wantMBRSame(t, old, new, 0) }
+			}
+			cases = append(cases, d)
+		}
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { testGrow(t, c) })
 	}
@@ -343,6 +375,13 @@ func testGrow(t *testing.T, c growCase) {
 	old, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.tail != nil {
+		old = append(old, c.tail...)
+		path += ".tail"
+		if err := os.WriteFile(path, old, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	size := int64(len(old))
 	before, err := Read(bytes.NewReader(old), size)
@@ -357,7 +396,17 @@ func testGrow(t *testing.T, c growCase) {
 			t.Fatalf("%s present = %v, want %v", tab.name, tab.got, want)
 		}
 	}
-	if err := before.Verify(); err != nil {
+	err = before.Verify()
+	switch {
+	case c.tail != nil && before.GPT != nil:
+		// The backup is found where AlternateLBA points, not at the end.
+		if b := before.BackupGPT; b == nil || b.MyLBA != before.GPT.BackupLBA || uint64(size/512)-1 == b.MyLBA {
+			t.Fatalf("backup GPT %+v, want the one at AlternateLBA %d", b, before.GPT.BackupLBA)
+		}
+		if err == nil || !strings.Contains(err.Error(), "AlternateLBA") {
+			t.Errorf("Verify with %d bytes after the backup GPT: %v, want AlternateLBA not at the last sector", len(c.tail), err)
+		}
+	case err != nil:
 		t.Fatalf("Verify of the tool-made image: %v", err)
 	}
 	if got := before.PartitionOffset(); got != c.wantOffset {
@@ -375,7 +424,7 @@ func testGrow(t *testing.T, c growCase) {
 		}
 	}
 	oldVol := volumeEnd(t, old)
-	newVol := size + growBy
+	newVol := (size+2047)/2048*2048 + growBy // the caller pads to 2048
 	gr, err := before.Grow(oldVol, newVol)
 	if err != nil {
 		t.Fatalf("Grow: %v", err)
@@ -423,16 +472,22 @@ func testGrow(t *testing.T, c growCase) {
 			t.Errorf("LastUsable moved by %d, backup by %d", d, last-before.GPT.BackupLBA)
 		}
 		// The old backup header is gone.
-		if string(img[size-512:size-504]) == gptSignature {
-			t.Errorf("old backup GPT header at byte offset %d was not zeroed", size-512)
+		if off := before.GPT.BackupLBA * 512; string(img[off:off+8]) == gptSignature {
+			t.Errorf("old backup GPT header at byte offset %d was not zeroed", off)
+		}
+		for _, p := range g.Partitions {
+			if p.Last > g.LastUsable && findGPT(before, p.Index).Last <= before.GPT.LastUsable {
+				t.Errorf("GPT partition %d ends at %d, beyond LastUsable %d", p.Index+1, p.Last, g.LastUsable)
+			}
 		}
 	}
 	c.check(t, before, after, newVol)
 
 	compareSfdisk(t, path, grown, after)
-	if n0, _ := sgdiskProblems(t, path); true {
+	if n0, out0 := sgdiskProblems(t, path); true {
 		n1, out := sgdiskProblems(t, grown)
-		if n1 > n0 || strings.Contains(out, "CRC") || strings.Contains(out, "secondary header") || strings.Contains(out, "ERROR") {
+		if n1 > n0 || strings.Contains(out, "CRC") || strings.Contains(out, "secondary header") || strings.Contains(out, "ERROR") ||
+			(strings.Contains(out, "overlaps the last partition") && !strings.Contains(out0, "overlaps the last partition")) {
 			t.Errorf("sgdisk -v: %d problems, the original had %d:\n%s", n1, n0, out)
 		}
 	}

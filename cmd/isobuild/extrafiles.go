@@ -1,0 +1,90 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/isobuild/isobuild/pkg/initrd"
+	"github.com/isobuild/isobuild/pkg/remaster"
+)
+
+// extraFile is one --initrd-file or --iso-file SRC:DEST.
+type extraFile struct {
+	option, src, dest string
+}
+
+// parseExtraFile splits SRC:DEST at the last ":/", so that SRC may hold
+// colons (C:\files\x on Windows); DEST is an absolute path.
+func parseExtraFile(option, v string) (extraFile, error) {
+	i := strings.LastIndex(v, ":/")
+	if i <= 0 {
+		return extraFile{}, usageError{fmt.Errorf("%s %q: want SRC:DEST, with DEST an absolute path such as /etc/motd", option, v)}
+	}
+	src, dest := v[:i], v[i+1:]
+	clean := path.Clean(dest)
+	if clean != dest || clean == "/" || strings.Contains(dest, "/../") {
+		return extraFile{}, usageError{fmt.Errorf("%s %q: destination %q is not a clean absolute file path (try %q)", option, v, dest, clean)}
+	}
+	return extraFile{option: option, src: src, dest: dest}, nil
+}
+
+// extraFiles reads the --initrd-file and --iso-file options: the members of
+// the extra initramfs (with the permission bits of their sources) and the
+// files for the ISO tree.
+func extraFiles(o buildOptions) (initrd.Files, map[string]uint32, []remaster.File, error) {
+	var members initrd.Files
+	modes := map[string]uint32{}
+	var isoFiles []remaster.File
+	seen := map[string]string{}
+	for _, list := range []struct {
+		option string
+		values []string
+	}{{"--initrd-file", o.initrdFiles}, {"--iso-file", o.isoFiles}} {
+		for _, v := range list.values {
+			ef, err := parseExtraFile(list.option, v)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			key := list.option + " " + ef.dest
+			if prev, dup := seen[key]; dup {
+				return nil, nil, nil, usageError{fmt.Errorf("%s: %s is given twice (%s and %s)", list.option, ef.dest, prev, ef.src)}
+			}
+			seen[key] = ef.src
+			st, err := os.Stat(ef.src)
+			if err == nil && !st.Mode().IsRegular() {
+				err = errors.New("not a regular file")
+			}
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("%s %s: %w", list.option, v, err)
+			}
+			data, err := os.ReadFile(ef.src)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("%s %s: %w", list.option, v, err)
+			}
+			if list.option == "--initrd-file" {
+				if members == nil {
+					members = initrd.Files{}
+				}
+				name := strings.TrimPrefix(ef.dest, "/")
+				members[name] = data
+				modes[name] = uint32(st.Mode().Perm())
+			} else {
+				isoFiles = append(isoFiles, remaster.File{Path: ef.dest, Data: data})
+			}
+		}
+	}
+	return members, modes, isoFiles, nil
+}
+
+// destinations lists the DEST paths of --iso-file options, for the reset
+// record.
+func destinations(files []remaster.File) []string {
+	var out []string
+	for _, f := range files {
+		out = append(out, f.Path)
+	}
+	return out
+}

@@ -1,0 +1,271 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/isobuild/isobuild/internal/fixture"
+)
+
+// flatcarISO builds a small image laid out like Flatcar's live ISO with
+// xorriso: ISOLINUX only, isolinux.cfg including syslinux/syslinux.cfg, an
+// isohybrid MBR.
+func flatcarISO(t *testing.T) string {
+	t.Helper()
+	xorriso := fixture.NeedTool(t, "xorriso")
+	isolinux := "/usr/lib/ISOLINUX/isolinux.bin"
+	if _, err := os.Stat(isolinux); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s: %v (.ci/run must install isolinux)", isolinux, err)
+		}
+		fixture.Skipf(t, "isolinux not installed")
+	}
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	for name, data := range map[string]string{
+		"isolinux/isolinux.cfg": "INCLUDE /syslinux/syslinux.cfg\n",
+		"syslinux/syslinux.cfg": "default flatcar\nprompt 1\ntimeout 15\n\nlabel flatcar\n  menu default\n  kernel /flatcar/vmlinuz\n  append initrd=/flatcar/cpio.gz flatcar.autologin\n",
+		"flatcar/vmlinuz":       "kernel",
+		"flatcar/cpio.gz":       "initramfs",
+	} {
+		p := filepath.Join(tree, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin, err := os.ReadFile(isolinux)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(tree, "isolinux", "isolinux.bin"), bin, 0o644)
+	out := filepath.Join(dir, "flatcar.iso")
+	cmd := exec.Command(xorriso, "-as", "mkisofs", "-quiet", "-l", "-r", "-J", "-V", "CDROM", "-o", out,
+		"-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat", "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table",
+		"-isohybrid-mbr", "/usr/lib/ISOLINUX/isohdpfx.bin", tree)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("xorriso: %v\n%s", err, b)
+	}
+	return out
+}
+
+const flatcarButane = "variant: flatcar\nversion: 1.0.0\nstorage:\n  files:\n    - path: /etc/hostname\n      contents:\n        inline: flatcar-test\n"
+
+func TestBuildFlatcar(t *testing.T) {
+	base := flatcarISO(t)
+	baseBytes := readTestFile(t, base)
+	dir := t.TempDir()
+	bu := filepath.Join(dir, "live.bu")
+	os.WriteFile(bu, []byte(flatcarButane), 0o644)
+	out := filepath.Join(dir, "out.iso")
+	r := ok(t, nil, "build", "--butane", bu, "--karg-append", "console=ttyS0", "-o", out, base)
+	for _, want := range []string{"Flatcar live ISO, remastered", "extra initramfs:      /flatcar/isobuild.img", "+ flatcar.first_boot=1", "append console=ttyS0"} {
+		if !strings.Contains(string(r.stdout), want) {
+			t.Errorf("build output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if !bytes.Equal(readTestFile(t, base), baseBytes) {
+		t.Fatal("build changed its input")
+	}
+
+	// Same inputs, same bytes, also streamed.
+	streamed := ok(t, nil, "build", "--butane", bu, "--karg-append", "console=ttyS0", "-o", "-", base).stdout
+	if !bytes.Equal(streamed, readTestFile(t, out)) {
+		t.Error("build -o - differs from build -o FILE")
+	}
+
+	// inspect shows the boot entry with the extra initramfs and the config.
+	insp := string(ok(t, nil, "inspect", out).stdout)
+	for _, want := range []string{
+		"Image:          Flatcar Container Linux live ISO (no embed areas)",
+		`initrd /flatcar/cpio.gz,/flatcar/isobuild.img, args "flatcar.autologin flatcar.first_boot=1 console=ttyS0"`,
+		"Customized:     by isobuild build; extra initramfs /flatcar/isobuild.img",
+		"/etc/hostname",
+	} {
+		if !strings.Contains(insp, want) {
+			t.Errorf("inspect lacks %q:\n%s", want, insp)
+		}
+	}
+	var rep struct {
+		OS         string
+		Customized struct {
+			BaseSize int64 `json:"base_size"`
+		}
+	}
+	if err := json.Unmarshal(ok(t, nil, "inspect", "--json", out).stdout, &rep); err != nil || rep.OS != "flatcar" || rep.Customized.BaseSize != int64(len(baseBytes)) {
+		t.Errorf("inspect --json: %+v, %v", rep, err)
+	}
+	shown := string(ok(t, nil, "inspect", "--show-config", out).stdout)
+	if !strings.Contains(shown, `"path": "/etc/hostname"`) {
+		t.Errorf("inspect --show-config:\n%s", shown)
+	}
+
+	// A customized image is refused without -f and rebuilt from its base with it.
+	fails(t, "already customized by isobuild", nil, "build", "--butane", bu, "-o", filepath.Join(dir, "again.iso"), out)
+	ok(t, nil, "build", "-f", "--butane", bu, "--karg-append", "console=ttyS0", "-o", filepath.Join(dir, "again.iso"), out)
+	if !bytes.Equal(readTestFile(t, filepath.Join(dir, "again.iso")), readTestFile(t, out)) {
+		t.Error("build -f of a customized image differs from the build of its base")
+	}
+
+	// iso reset gives the base back, to a new file and in place.
+	ok(t, nil, "iso", "reset", "-o", filepath.Join(dir, "reset.iso"), out)
+	if !bytes.Equal(readTestFile(t, filepath.Join(dir, "reset.iso")), baseBytes) {
+		t.Error("iso reset -o is not the base image")
+	}
+	ok(t, nil, "iso", "reset", out)
+	if !bytes.Equal(readTestFile(t, out), baseBytes) {
+		t.Error("iso reset in place is not the base image")
+	}
+
+	// Installer, and the options a Flatcar image cannot take.
+	inst := filepath.Join(dir, "installer.iso")
+	r = ok(t, nil, "build", "--dest-butane", bu, "--dest-device", "/dev/sda", "-o", inst, base)
+	if !strings.Contains(string(r.stdout), "installs to:          /dev/sda (flatcar-install") {
+		t.Errorf("installer build:\n%s", r.stdout)
+	}
+	if insp := string(ok(t, nil, "inspect", inst).stdout); !strings.Contains(insp, "isobuild-install.service") || !strings.Contains(insp, "/opt/isobuild/install.ign") {
+		t.Errorf("inspect of the installer:\n%s", insp)
+	}
+	keyfile := fixture.Customize(t, "installer-test.nmconnection")
+	r = fails(t, "--network-keyfile: not supported for Flatcar images", nil, "build", "--butane", bu, "--network-keyfile", keyfile, "-o", filepath.Join(dir, "x.iso"), base)
+	if r.code != 2 {
+		t.Errorf("exit %d, want 2", r.code)
+	}
+	fails(t, "no disk to install to", nil, "build", "--dest-butane", bu, "-o", filepath.Join(dir, "y.iso"), base)
+	fails(t, "isobuild sets flatcar.first_boot=1 itself", nil, "build", "--butane", bu, "--karg-delete", "flatcar.first_boot=1", "-o", filepath.Join(dir, "y.iso"), base)
+	fails(t, `has the character " "`, nil, "build", "--dest-butane", bu, "--dest-device", "/dev/sda -V alpha", "-o", filepath.Join(dir, "y.iso"), base)
+	// coreos-installer's text for an image it does not know.
+	fails(t, "Unrecognized CoreOS ISO image", nil, "iso", "reset", "-o", filepath.Join(dir, "y.iso"), base)
+	fails(t, "no Ignition config: the image is not customized by isobuild", nil, "inspect", "--show-config", base)
+	r = ok(t, nil, "build", "--butane", fixture.Customize(t, "live.bu"), "-o", filepath.Join(dir, "z.iso"), base)
+	if !strings.Contains(string(r.stderr), "variant fcos; Flatcar images take variant: flatcar") {
+		t.Errorf("no warning about an fcos Butane file:\n%s", r.stderr)
+	}
+	for _, p := range []string{"x.iso", "y.iso"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+			t.Errorf("a failed build left %s", p)
+		}
+	}
+}
+
+// TestBuildGrowsArea: a CoreOS config larger than the 256 KiB area moves
+// images/ignition.img to the end; the image reads back, takes in-place
+// edits, and resets to the base byte for byte.
+func TestBuildGrowsArea(t *testing.T) {
+	base := fixture.ISO(t, "embed-areas-2023-07.x86_64.iso")
+	baseBytes := readTestFile(t, base)
+	dir := t.TempDir()
+	blob := make([]byte, 400<<10)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range blob {
+		blob[i] = byte(rng.Uint32())
+	}
+	os.WriteFile(filepath.Join(dir, "blob"), blob, 0o644)
+	bu := filepath.Join(dir, "big.bu")
+	os.WriteFile(bu, []byte("variant: fcos\nversion: 1.4.0\nstorage:\n  files:\n    - path: /var/blob\n      contents:\n        local: blob\n"), 0o644)
+	out := filepath.Join(dir, "out.iso")
+	r := ok(t, nil, "build", "--butane", bu, "-d", dir, "-o", out, base)
+	if !strings.Contains(string(r.stdout), "initrd embed area:    grown from 262144 to 524288 bytes") {
+		t.Errorf("build output:\n%s", r.stdout)
+	}
+	if shown := ok(t, nil, "iso", "ignition", "show", out).stdout; !bytes.Contains(shown, []byte(`"path":"/var/blob"`)) {
+		t.Errorf("iso ignition show: %.200s", shown)
+	}
+	// The coreos-installer-compatible commands keep the area's size.
+	ign := filepath.Join(dir, "big.ign")
+	os.WriteFile(ign, ok(t, nil, "butane", "-d", dir, bu).stdout, 0o644)
+	r = fails(t, "Compressed initramfs is too large", nil, "iso", "ignition", "embed", "-f", "-i", ign, "-o", filepath.Join(dir, "no.iso"), base)
+	if !strings.Contains(r.combined(), "isobuild build grows the area") {
+		t.Errorf("no hint at build:\n%s", r.combined())
+	}
+	ok(t, nil, "iso", "kargs", "modify", "-a", "grown=1", out)
+	ok(t, nil, "iso", "reset", "-o", filepath.Join(dir, "reset.iso"), out)
+	if !bytes.Equal(readTestFile(t, filepath.Join(dir, "reset.iso")), baseBytes) {
+		t.Error("iso reset of a grown image is not the base image")
+	}
+}
+
+// genericISO builds a Debian-live-like image: ISOLINUX and GRUB entries
+// loading /live/vmlinuz and /live/initrd.img, MBR and GPT.
+func genericISO(t *testing.T) string {
+	t.Helper()
+	xorriso := fixture.NeedTool(t, "xorriso")
+	if _, err := os.Stat("/usr/lib/ISOLINUX/isolinux.bin"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		fixture.Skipf(t, "isolinux not installed")
+	}
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	for name, data := range map[string]string{
+		"isolinux/isolinux.cfg": "default live\nlabel live\n  menu label ^Live\n  linux /live/vmlinuz\n  initrd /live/initrd.img\n  append boot=live components\n",
+		"boot/grub/grub.cfg":    "menuentry \"Live\" {\n  linux /live/vmlinuz boot=live components\n  initrd /live/initrd.img\n}\n",
+		"live/vmlinuz":          "kernel",
+		"live/initrd.img":       "initramfs",
+	} {
+		p := filepath.Join(tree, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(data), 0o644)
+	}
+	bin, _ := os.ReadFile("/usr/lib/ISOLINUX/isolinux.bin")
+	os.WriteFile(filepath.Join(tree, "isolinux", "isolinux.bin"), bin, 0o644)
+	out := filepath.Join(dir, "live.iso")
+	if b, err := exec.Command(xorriso, "-as", "mkisofs", "-quiet", "-r", "-J", "-o", out, "-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat",
+		"-no-emul-boot", "-boot-load-size", "4", "-boot-info-table", "-isohybrid-mbr", "/usr/lib/ISOLINUX/isohdpfx.bin", "-isohybrid-gpt-basdat", tree).CombinedOutput(); err != nil {
+		t.Fatalf("xorriso: %v\n%s", err, b)
+	}
+	return out
+}
+
+func TestBuildGeneric(t *testing.T) {
+	base := genericISO(t)
+	baseBytes := readTestFile(t, base)
+	dir := t.TempDir()
+	hello := filepath.Join(dir, "hello.sh")
+	os.WriteFile(hello, []byte("#!/bin/sh\necho hello\n"), 0o755)
+	seed := filepath.Join(dir, "user-data")
+	os.WriteFile(seed, []byte("#cloud-config\n"), 0o644)
+	out := filepath.Join(dir, "out.iso")
+	r := ok(t, nil, "build", "--initrd-file", hello+":/usr/local/bin/hello", "--iso-file", seed+":/user-data", "--karg-append", "ds=nocloud", "-o", out, base)
+	for _, want := range []string{"live ISO, remastered", "extra initramfs:      /live/isobuild.img", "initramfs file:       /usr/local/bin/hello", "ISO file:             /user-data", "append ds=nocloud"} {
+		if !strings.Contains(string(r.stdout), want) {
+			t.Errorf("build output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	insp := string(ok(t, nil, "inspect", out).stdout)
+	for _, want := range []string{
+		`/isolinux/isolinux.cfg:4 (syslinux, live): /live/vmlinuz, initrd /live/initrd.img,/live/isobuild.img, args "boot=live components ds=nocloud"`,
+		`/boot/grub/grub.cfg:2 (grub, Live): /live/vmlinuz, initrd /live/initrd.img,/live/isobuild.img, args "boot=live components ds=nocloud"`,
+		"ISO files: /user-data",
+	} {
+		if !strings.Contains(insp, want) {
+			t.Errorf("inspect lacks %q:\n%s", want, insp)
+		}
+	}
+	if isoinfo, err := exec.LookPath("isoinfo"); err == nil {
+		got, err := exec.Command(isoinfo, "-i", out, "-R", "-x", "/user-data").Output()
+		if err != nil || string(got) != "#cloud-config\n" {
+			t.Errorf("isoinfo -x /user-data: %q, %v", got, err)
+		}
+	}
+	ok(t, nil, "iso", "reset", "-o", filepath.Join(dir, "reset.iso"), out)
+	if !bytes.Equal(readTestFile(t, filepath.Join(dir, "reset.iso")), baseBytes) {
+		t.Error("iso reset is not the base image")
+	}
+
+	fails(t, "nothing on it is known to run Ignition, which --butane needs", nil, "build", "--butane", fixture.Customize(t, "live.bu"), "-o", filepath.Join(dir, "x.iso"), base)
+	fails(t, "the image has no directory /nocloud", nil, "build", "--iso-file", seed+":/nocloud/user-data", "-o", filepath.Join(dir, "x.iso"), base)
+	fails(t, "destination \"/a/../b\" is not a clean absolute file path", nil, "build", "--iso-file", seed+":/a/../b", "-o", filepath.Join(dir, "x.iso"), base)
+	fails(t, "nothing to do", nil, "build", "-o", filepath.Join(dir, "x.iso"), base)
+	fails(t, "--initrd-file and --iso-file are for live ISOs without embed areas", nil, "build", "--iso-file", seed+":/user-data", "-o", filepath.Join(dir, "x.iso"), fixture.ISO(t, "embed-areas-2023-07.x86_64.iso"))
+	if _, err := os.Stat(filepath.Join(dir, "x.iso")); err == nil {
+		t.Error("a failed build left its output")
+	}
+}
