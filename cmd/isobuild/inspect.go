@@ -220,20 +220,25 @@ func descriptorType(t byte) string {
 	return fmt.Sprintf("unknown(%d)", t)
 }
 
-func printInspect(out io.Writer, r *inspectReport) error {
-	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(w, "File:\t%s (%d bytes)\n", r.File, r.Size)
-	fmt.Fprintf(w, "Volume ID:\t%s\n", r.VolumeID)
-	fmt.Fprintf(w, "System ID:\t%s\n", r.SystemID)
+// descriptorList names the volume descriptors, for inspect.
+func descriptorList(descs []inspectDescriptor) string {
 	var types []string
-	for _, d := range r.Descriptors {
+	for _, d := range descs {
 		t := d.Type
 		if d.BootSystemID != "" {
 			t += " (" + d.BootSystemID + ")"
 		}
 		types = append(types, t)
 	}
-	fmt.Fprintf(w, "Descriptors:\t%s\n", strings.Join(types, ", "))
+	return strings.Join(types, ", ")
+}
+
+func printInspect(out io.Writer, r *inspectReport) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "File:\t%s (%d bytes)\n", r.File, r.Size)
+	fmt.Fprintf(w, "Volume ID:\t%s\n", r.VolumeID)
+	fmt.Fprintf(w, "System ID:\t%s\n", r.SystemID)
+	fmt.Fprintf(w, "Descriptors:\t%s\n", descriptorList(r.Descriptors))
 	if r.BootCatalog != nil {
 		fmt.Fprintf(w, "El Torito:\tboot catalog at offset %d\n", *r.BootCatalog)
 	} else {

@@ -223,15 +223,7 @@ func printLiveISO(out io.Writer, r *liveISOReport) error {
 	}
 	fmt.Fprintf(w, "Image:\t%s\n", osName)
 	fmt.Fprintf(w, "Customization:\t%s\n", r.Customize)
-	var types []string
-	for _, d := range r.Descriptors {
-		t := d.Type
-		if d.BootSystemID != "" {
-			t += " (" + d.BootSystemID + ")"
-		}
-		types = append(types, t)
-	}
-	fmt.Fprintf(w, "Descriptors:\t%s\n", strings.Join(types, ", "))
+	fmt.Fprintf(w, "Descriptors:\t%s\n", descriptorList(r.Descriptors))
 	var trees []string
 	for _, t := range r.Trees {
 		s := t.Kind
