@@ -35,9 +35,26 @@
 // an extra initramfs, to /usr/lib/ignition/user.ign and run the real
 // Ignition. The test checks the base image's layout and boots, then each row
 // of flatcarCustomizations: an xorriso remaster that adds /flatcar/oem.img
-// with and without first boot, and isobuild build --butane
-// e2e/testdata/flatcar.bu, which runs only with ISOBUILD_E2E_FLATCAR_BUILD=1
-// until isobuild supports Flatcar images.
+// with and without first boot, isobuild build --butane
+// e2e/testdata/flatcar.bu, and an installer image (isobuild build
+// --dest-butane --dest-device), whose live config must write the
+// destination config and the unit that runs flatcar-install.
+//
+// TestDebianLive (debianlive_test.go) does the same for an ISO laid out like
+// Debian's live-build output (scripts/make-debian-live-iso.sh: /live/vmlinuz
+// and /live/initrd.img, ISOLINUX with isolinux.cfg -> menu.cfg -> live.cfg,
+// GRUB with /boot/grub/efi.img and /boot/grub/grub.cfg, /.disk/info, and
+// Debian's MBR + GPT + APM hybrid layout), in all four modes. It has no
+// Ignition: its probe /init (scripts/e2e/init-generic) reports the kernel
+// command line and, for the paths named by e2e.files= or listed in
+// /etc/isobuild-e2e-files, an E2E-FILE line each. The test checks the base
+// image's layout (configs byte for byte, El Torito entries, the three
+// partition tables, Rock Ridge and Joliet) and its exact command line, then
+// each row of debianLiveCustomizations: an xorriso remaster that adds
+// /live/isobuild.img (an extra initramfs with a file and the list) to both
+// initrd lines and isobuild.test=1 to both argument lines, and isobuild
+// build --initrd-file ... --iso-file ...:/user-data --karg-append
+// isobuild.test=1.
 //
 // Every script runs in its own process group. Commands are stopped (SIGTERM
 // to the group, SIGKILL 10s later) 30s before go test's -timeout, so a test
@@ -50,7 +67,7 @@
 //	ISOBUILD_E2E_CACHE          download and build cache of the scripts
 //	ISOBUILD_E2E_BASE_ISO       use this base ISO instead of building one
 //	ISOBUILD_E2E_FLATCAR_ISO    the same for the Flatcar base ISO
-//	ISOBUILD_E2E_FLATCAR_BUILD  1: also run TestFlatcar's isobuild-build row
+//	ISOBUILD_E2E_DEBIAN_LIVE_ISO  use this Debian live base ISO instead of building one
 //	ISOBUILD_E2E_JOBS           QEMU runs at a time (default: twice the number of CPUs)
 //	ISOBUILD_E2E_ACCEL          auto (default: KVM only if a probe guest runs, probed
 //	                            once; a failing KVM boot is retried under TCG), tcg or

@@ -76,9 +76,6 @@ type flatcarWant struct {
 // A flatcarCustomization makes one image from the Flatcar base ISO.
 type flatcarCustomization struct {
 	name string
-	// env, if set, names an environment variable that must be 1 for the
-	// row to run (for isobuild features that are still being written).
-	env  string
 	make func(t *testing.T, s *suite, base, dir string) flatcarWant
 }
 
@@ -335,9 +332,6 @@ func TestFlatcar(t *testing.T) {
 	})
 	for _, c := range flatcarCustomizations {
 		t.Run(c.name, func(t *testing.T) {
-			if c.env != "" && os.Getenv(c.env) != "1" {
-				t.Skipf("set %s=1 to run this row (isobuild support for it is still being written)", c.env)
-			}
 			t.Parallel()
 			w := c.make(t, s, base, dir)
 			for _, p := range flatcarLayoutProblems(t, w.iso, dir, w) {

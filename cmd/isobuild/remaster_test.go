@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
@@ -209,6 +211,7 @@ func genericISO(t *testing.T) string {
 		"boot/grub/grub.cfg":    "menuentry \"Live\" {\n  linux /live/vmlinuz boot=live components\n  initrd /live/initrd.img\n}\n",
 		"live/vmlinuz":          "kernel",
 		"live/initrd.img":       "initramfs",
+		"md5sum.txt":            "00000000000000000000000000000000  ./isolinux/isolinux.cfg\n00000000000000000000000000000000  ./live/vmlinuz\n",
 	} {
 		p := filepath.Join(tree, name)
 		os.MkdirAll(filepath.Dir(p), 0o755)
@@ -249,10 +252,19 @@ func TestBuildGeneric(t *testing.T) {
 			t.Errorf("inspect lacks %q:\n%s", want, insp)
 		}
 	}
-	if isoinfo, err := exec.LookPath("isoinfo"); err == nil {
-		got, err := exec.Command(isoinfo, "-i", out, "-R", "-x", "/user-data").Output()
-		if err != nil || string(got) != "#cloud-config\n" {
-			t.Errorf("isoinfo -x /user-data: %q, %v", got, err)
+	isoinfo := fixture.NeedTool(t, "isoinfo")
+	got, err := exec.Command(isoinfo, "-i", out, "-R", "-x", "/user-data").Output()
+	if err != nil || string(got) != "#cloud-config\n" {
+		t.Errorf("isoinfo -x /user-data: %q, %v", got, err)
+	}
+	// md5sum.txt lists the new checksum of the edited config and the
+	// added files.
+	cfg, _ := exec.Command(isoinfo, "-i", out, "-R", "-x", "/isolinux/isolinux.cfg").Output()
+	sums, _ := exec.Command(isoinfo, "-i", out, "-R", "-x", "/md5sum.txt").Output()
+	sum := md5.Sum(cfg)
+	for _, want := range []string{hex.EncodeToString(sum[:]) + "  ./isolinux/isolinux.cfg\n", "00000000000000000000000000000000  ./live/vmlinuz\n", "  ./user-data\n", "  ./live/isobuild.img\n"} {
+		if !strings.Contains(string(sums), want) {
+			t.Errorf("md5sum.txt lacks %q:\n%s", want, sums)
 		}
 	}
 	ok(t, nil, "iso", "reset", "-o", filepath.Join(dir, "reset.iso"), out)

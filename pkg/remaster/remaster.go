@@ -289,6 +289,9 @@ func (im *Image) plan(c Change, record []byte) (*overlay.Image, []File, error) {
 		if len(im.Entries()) == 0 {
 			return nil, nil, ErrNoBootEntry
 		}
+		if err := im.checkUEFI(); err != nil {
+			return nil, nil, err
+		}
 		for _, cfg := range im.Configs {
 			data, changed, err := cfg.Rewrite(bootcfg.Edit{Initrd: c.InitrdPath, Args: c.Args})
 			if err != nil {
@@ -322,6 +325,16 @@ func (im *Image) plan(c Change, record []byte) (*overlay.Image, []File, error) {
 			return nil, nil, fmt.Errorf("adding %s: %w", p, err)
 		}
 		files = append(files, File{Path: p, Data: f.Data})
+	}
+	sums, err := im.checksumLists(files)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, f := range sums {
+		if err := ed.ReplaceFile(f.Path, bytes.NewReader(f.Data), int64(len(f.Data))); err != nil {
+			return nil, nil, fmt.Errorf("replacing %s: %w", f.Path, err)
+		}
+		files = append(files, f)
 	}
 	if record != nil {
 		at, err := ed.Reserve(bytes.NewReader(record), int64(len(record)))
@@ -407,6 +420,34 @@ func verify(ov *overlay.Image, files []File) error {
 		}
 	}
 	return nil
+}
+
+// ErrUEFIConfig is returned for an image that boots under UEFI but has no
+// GRUB boot entry in its ISO 9660 tree: its UEFI boot configuration lives
+// inside the EFI system partition image (systemd-boot entries, a full
+// grub.cfg in the FAT, a unified kernel image), which this package does not
+// edit, so UEFI boots would miss the change.
+var ErrUEFIConfig = errors.New("the image boots under UEFI, but no GRUB boot entry was found in its ISO 9660 tree: its UEFI boot configuration lives inside the EFI image (FAT), which isobuild does not edit yet, so UEFI boots would not get the change")
+
+// checkUEFI refuses images whose UEFI entries could not be edited.
+func (im *Image) checkUEFI() error {
+	entries, err := im.ISO.BootCatalog()
+	if err != nil {
+		return err
+	}
+	uefi := false
+	for _, e := range entries {
+		uefi = uefi || e.Platform == iso.PlatformEFI
+	}
+	if !uefi {
+		return nil
+	}
+	for _, c := range im.Configs {
+		if c.Syntax == bootcfg.GRUB && len(c.Entries) > 0 {
+			return nil
+		}
+	}
+	return ErrUEFIConfig
 }
 
 // stripDevice drops a GRUB device prefix such as "($root)" or "(cd0)"

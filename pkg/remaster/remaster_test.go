@@ -404,3 +404,31 @@ func TestRecordRobustness(t *testing.T) {
 	}
 	_ = f
 }
+
+// An image that boots under UEFI from a configuration inside its EFI image
+// (no GRUB entry in the ISO tree) is refused: UEFI boots would miss the
+// change.
+func TestRemasterUEFIConfigInFAT(t *testing.T) {
+	need(t, "xorriso", "mkfs.vfat")
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	os.MkdirAll(filepath.Join(tree, "isolinux"), 0o755)
+	os.MkdirAll(filepath.Join(tree, "live"), 0o755)
+	os.WriteFile(filepath.Join(tree, "isolinux", "isolinux.cfg"), []byte("label live\n  linux /live/vmlinuz\n  initrd /live/initrd.img\n"), 0o644)
+	os.WriteFile(filepath.Join(tree, "live", "vmlinuz"), []byte("k"), 0o644)
+	os.WriteFile(filepath.Join(tree, "live", "initrd.img"), []byte("i"), 0o644)
+	bin, _ := os.ReadFile(isolinuxDir + "/isolinux.bin")
+	os.WriteFile(filepath.Join(tree, "isolinux", "isolinux.bin"), bin, 0o644)
+	run(t, "mkfs.vfat", "-C", filepath.Join(tree, "efi.img"), "1024")
+	out := filepath.Join(dir, "uefi.iso")
+	run(t, "xorriso", "-as", "mkisofs", "-quiet", "-r", "-J", "-o", out, "-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat",
+		"-no-emul-boot", "-boot-load-size", "4", "-boot-info-table", "-eltorito-alt-boot", "-e", "efi.img", "-no-emul-boot", tree)
+	_, im := openImage(t, out)
+	if _, err := im.Overlay(flatcarChange()); !errors.Is(err, remaster.ErrUEFIConfig) {
+		t.Errorf("got %v, want ErrUEFIConfig", err)
+	}
+	// Files alone do not touch the boot configuration.
+	if _, err := im.Overlay(remaster.Change{Files: []remaster.File{{Path: "/user-data", Data: []byte("x")}}}); err != nil {
+		t.Errorf("adding a file: %v", err)
+	}
+}
