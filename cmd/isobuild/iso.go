@@ -128,6 +128,9 @@ func newISOKargsCmd(s *streams) *cobra.Command {
 		Short: "Print the live kernel arguments",
 		Args:  exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if coreos, err := s.hasEmbedAreas(cmd.Context(), args[0]); err == nil && !coreos {
+				return showRemasterKargs(cmd.Context(), s, args[0], showDefault)
+			}
 			f, im, err := s.openImage(cmd.Context(), args[0], imagefile.Read)
 			if err != nil {
 				return err
@@ -158,6 +161,12 @@ whole arguments only: "-d foo" leaves "foo=bar" alone.`,
   isobuild iso kargs modify -r ignition.platform.id=metal=qemu -o qemu.iso live.iso`,
 		Args: exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if coreos, err := s.hasEmbedAreas(cmd.Context(), args[0]); err == nil && !coreos {
+				if out == "" {
+					return usageHint("write a new image with -o OUT", "%s has no karg embed areas: its boot configuration is edited by appending to the image, which isobuild does not do in place", args[0])
+				}
+				return runRemasterBuild(cmd.Context(), s, buildOptions{kargs: edit, out: out, quiet: true}, args[0], io.Discard)
+			}
 			return modify(cmd.Context(), s, args[0], out, func(im *embed.Image) (embed.Changes, error) {
 				return im.ModifyKargs(edit)
 			})

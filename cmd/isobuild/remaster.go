@@ -488,3 +488,35 @@ func remasterReset(ctx context.Context, s *streams, path, dest string) error {
 	defer pending.Abort()
 	return pending.Finish(ctx, ov)
 }
+
+// showRemasterKargs is "iso kargs show" for an image without embed areas:
+// the kernel arguments of its boot entries, each distinct line once (with
+// -d, those of the image it was built from).
+func showRemasterKargs(ctx context.Context, s *streams, path string, pristine bool) error {
+	f, rm, err := s.openRemaster(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if pristine && rm.Record() != nil {
+		base, err := rm.Reset()
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if rm, err = remaster.Open(base, base.Size()); err != nil {
+			return fmt.Errorf("%s: the image it was made from: %w", path, err)
+		}
+	}
+	entries := rm.Entries()
+	if len(entries) == 0 {
+		return fmt.Errorf("%s: %w", path, remaster.ErrNoBootEntry)
+	}
+	var seen []string
+	for _, e := range entries {
+		if !slices.Contains(seen, e.Args) {
+			seen = append(seen, e.Args)
+			fmt.Fprintln(s.out, e.Args)
+		}
+	}
+	return nil
+}

@@ -281,3 +281,21 @@ func TestBuildGeneric(t *testing.T) {
 		t.Error("a failed build left its output")
 	}
 }
+
+// iso kargs show and modify -o work on images without embed areas.
+func TestKargsRemaster(t *testing.T) {
+	base := flatcarISO(t)
+	dir := t.TempDir()
+	if got := string(ok(t, nil, "iso", "kargs", "show", base).stdout); got != "flatcar.autologin\n" {
+		t.Errorf("kargs show: %q", got)
+	}
+	out := filepath.Join(dir, "out.iso")
+	ok(t, nil, "iso", "kargs", "modify", "-a", "console=ttyS0", "-d", "flatcar.autologin", "-o", out, base)
+	if got := string(ok(t, nil, "iso", "kargs", "show", out).stdout); got != "console=ttyS0\n" {
+		t.Errorf("kargs show after modify: %q", got)
+	}
+	if got := string(ok(t, nil, "iso", "kargs", "show", "-d", out).stdout); got != "flatcar.autologin\n" {
+		t.Errorf("kargs show -d: %q", got)
+	}
+	fails(t, "write a new image with -o OUT", nil, "iso", "kargs", "modify", "-a", "x", base)
+}
