@@ -128,7 +128,7 @@ func newISOKargsCmd(s *streams) *cobra.Command {
 		Short: "Print the live kernel arguments",
 		Args:  exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if coreos, err := s.hasEmbedAreas(cmd.Context(), args[0]); err == nil && !coreos {
+			if s.bootsWithoutEmbedAreas(cmd.Context(), args[0]) {
 				return showRemasterKargs(cmd.Context(), s, args[0], showDefault)
 			}
 			f, im, err := s.openImage(cmd.Context(), args[0], imagefile.Read)
@@ -161,7 +161,7 @@ whole arguments only: "-d foo" leaves "foo=bar" alone.`,
   isobuild iso kargs modify -r ignition.platform.id=metal=qemu -o qemu.iso live.iso`,
 		Args: exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if coreos, err := s.hasEmbedAreas(cmd.Context(), args[0]); err == nil && !coreos {
+			if s.bootsWithoutEmbedAreas(cmd.Context(), args[0]) {
 				if out == "" {
 					return usageHint("write a new image with -o OUT", "%s has no karg embed areas: its boot configuration is edited by appending to the image, which isobuild does not do in place", args[0])
 				}

@@ -37,6 +37,21 @@ func (s *streams) hasEmbedAreas(ctx context.Context, path string) (bool, error) 
 	return false, err
 }
 
+// bootsWithoutEmbedAreas reports whether the image at path is an ISO
+// without CoreOS embed areas that has Linux boot entries isobuild can edit;
+// for any other image the iso commands keep coreos-installer's errors.
+func (s *streams) bootsWithoutEmbedAreas(ctx context.Context, path string) bool {
+	if coreos, err := s.hasEmbedAreas(ctx, path); err != nil || coreos {
+		return false
+	}
+	f, rm, err := s.openRemaster(ctx, path)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return len(rm.Entries()) > 0
+}
+
 // openRemaster opens an image without embed areas for build.
 func (s *streams) openRemaster(ctx context.Context, path string) (*imagefile.File, *remaster.Image, error) {
 	f, err := imagefile.Open(ctx, path, imagefile.Read, s.imageOptions())

@@ -240,7 +240,7 @@ func (im *Image) Overlay(c Change) (*overlay.Image, error) {
 		}
 		covered = grown
 	}
-	if err := verify(ov, added); err != nil {
+	if err := verify(ov, added, im); err != nil {
 		return nil, fmt.Errorf("checking the remastered image: %w", err)
 	}
 	return ov, nil
@@ -381,7 +381,7 @@ func (im *Image) plan(c Change, record []byte) (*overlay.Image, []File, error) {
 }
 
 // verify re-reads the remastered image.
-func verify(ov *overlay.Image, files []File) error {
+func verify(ov *overlay.Image, files []File, base *Image) error {
 	img, err := iso.Open(ov, ov.Size())
 	if err != nil {
 		return err
@@ -401,7 +401,50 @@ func verify(ov *overlay.Image, files []File) error {
 	if err != nil {
 		return err
 	}
-	for _, t := range trees {
+	if len(trees) != len(base.Trees) {
+		return fmt.Errorf("%d directory trees, the base image has %d", len(trees), len(base.Trees))
+	}
+	oldCat, err := base.ISO.BootCatalog()
+	if err != nil {
+		return err
+	}
+	newCat, err := img.BootCatalog()
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(oldCat, newCat) {
+		return errors.New("the El Torito boot catalog changed")
+	}
+	changed := map[string]bool{}
+	for _, f := range files {
+		changed[strings.ToLower(strings.TrimPrefix(f.Path, "/"))] = true
+	}
+	for i, t := range trees {
+		// Every file of the base is still there, with the same data,
+		// unless the remaster replaced it.
+		want := map[string][2]int64{}
+		if err := base.Trees[i].Walk(func(e iso.Entry) error {
+			if !e.IsDir && !changed[strings.ToLower(e.Path)] {
+				want[e.Path] = [2]int64{e.Offset, e.Length}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := t.Walk(func(e iso.Entry) error {
+			if x, ok := want[e.Path]; ok {
+				if x != [2]int64{e.Offset, e.Length} {
+					return fmt.Errorf("%s tree at byte %d: %s moved from %d+%d to %d+%d", t.Kind, t.Descriptor, e.Path, x[0], x[1], e.Offset, e.Length)
+				}
+				delete(want, e.Path)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for p := range want {
+			return fmt.Errorf("%s tree at byte %d: %s is missing", t.Kind, t.Descriptor, p)
+		}
 		for _, f := range files {
 			e, err := t.Lookup(f.Path)
 			if err != nil {
