@@ -48,77 +48,31 @@
 # not needed once the packages are installed.
 set -euo pipefail
 
-usage() { echo "usage: $0 OUT.iso" >&2; exit 2; }
-[ $# -eq 1 ] || usage
-case $1 in -h|--help) usage ;; esac
-out=$1
-
 here=$(cd "$(dirname "$0")" && pwd)
-cache=${ISOBUILD_E2E_CACHE:-${TMPDIR:-/tmp}/isobuild-e2e-cache}
+e2e_prog=make-debian-live-iso
+# shellcheck source=e2e/lib.sh
+. "$here/e2e/lib.sh"
+e2e_parse_args "$@"
 volid=${ISOBUILD_E2E_DEBIAN_VOLID:-d-live test}
 export LC_ALL=C
 
-log() { echo "make-debian-live-iso: $*" >&2; }
-die() { echo "make-debian-live-iso: error: $*" >&2; exit 1; }
-
-for f in /bin/busybox /usr/lib/ISOLINUX/isolinux.bin /usr/lib/ISOLINUX/isohdpfx.bin \
-  /usr/lib/syslinux/modules/bios/ldlinux.c32 /usr/lib/grub/x86_64-efi/linux.mod; do
-  [ -e "$f" ] || die "$f is missing (install the packages listed at the top of $0)"
-done
-for tool in apt-get dpkg-deb cpio gzip grub-mkimage mkfs.vfat mmd mcopy xorriso; do
-  command -v "$tool" >/dev/null || die "$tool not found (install the packages listed at the top of $0)"
-done
-/bin/busybox --list | grep -qx sha256sum || die "/bin/busybox has no sha256sum applet (install busybox-static)"
-
-mkdir -p "$cache"
-cache=$(cd "$cache" && pwd)
-
-# fetch_deb PKG DIR: downloads PKG's .deb into DIR once and unpacks it into
-# DIR/root (the same cache layout as make-live-iso.sh, so all share it).
-fetch_deb() {
-  local pkg=$1 dir=$2
-  if [ -e "$dir/.done" ]; then return; fi
-  rm -rf "$dir"
-  mkdir -p "$dir"
-  log "downloading $pkg into $dir"
-  if ! (cd "$dir" && apt-get download -q "$pkg" >"$dir/download.log" 2>&1); then
-    cat "$dir/download.log" >&2
-    die "apt-get download $pkg failed (run apt-get update?)"
-  fi
-  grep -v 'unsandboxed as root' "$dir/download.log" >&2 || true
-  local deb
-  for deb in "$dir"/*.deb; do break; done
-  [ -f "$deb" ] || die "apt-get download $pkg left no .deb in $dir"
-  dpkg-deb -x "$deb" "$dir/root"
-  touch "$dir/.done"
-}
-
-# --- kernel ---------------------------------------------------------------
-kpkg=${ISOBUILD_E2E_KERNEL_PKG:-}
-if [ -z "$kpkg" ]; then
-  kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-    awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
-  [ -n "$kpkg" ] || die "cannot resolve linux-image-cloud-amd64 (run apt-get update, or set ISOBUILD_E2E_KERNEL_PKG)"
-fi
-fetch_deb "$kpkg" "$cache/deb/$kpkg"
-for vmlinuz in "$cache/deb/$kpkg"/root/boot/vmlinuz-*; do break; done
-[ -f "$vmlinuz" ] || die "no /boot/vmlinuz-* in $kpkg"
+need_files /bin/busybox /usr/lib/ISOLINUX/isolinux.bin /usr/lib/ISOLINUX/isohdpfx.bin \
+  /usr/lib/syslinux/modules/bios/ldlinux.c32 /usr/lib/grub/x86_64-efi/linux.mod
+need_tools apt-get dpkg-deb cpio gzip grub-mkimage mkfs.vfat mmd mcopy xorriso
+need_busybox_sha256
+e2e_init_cache
+e2e_fetch_kernel
 
 # --- work tree ------------------------------------------------------------
-work=$(mktemp -d "${TMPDIR:-/tmp}/make-debian-live-iso.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+e2e_make_work
 tree=$work/iso
 mkdir -p "$tree"/{live,isolinux,boot/grub,EFI/boot,.disk}
 
 # --- live/initrd.img: the probe initramfs -----------------------------------
 rd=$work/initrd
-mkdir -p "$rd"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,run,tmp}
-cp /bin/busybox "$rd/bin/busybox"
-install -m 0755 "$here/e2e/init-generic" "$rd/init"
+e2e_initrd_base "$rd" "$here/e2e/init-generic"
 echo "ID=debian-live-e2e" > "$rd/etc/os-release"
-# newc with owner 0:0 and fixed mtimes, so no root or mknod is needed.
-(cd "$rd" && find . -mindepth 1 | sort | cpio -o -H newc -R 0:0 --reproducible --quiet) |
-  gzip -n -6 > "$tree/live/initrd.img"
+e2e_pack_cpio "$rd" "$tree/live/initrd.img" 6
 cp "$vmlinuz" "$tree/live/vmlinuz"
 
 # --- .disk ------------------------------------------------------------------
@@ -128,7 +82,7 @@ printf 'Debian GNU/Linux Live (isobuild e2e test image) - amd64\n' > "$tree/.dis
 # live-build's three files, without the menu UI: no "ui vesamenu.c32", so
 # "default" with "prompt 0" boots the entry at once.
 kargs="boot=live components console=ttyS0,115200n8 panic=-1"
-cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 "$tree/isolinux/"
+e2e_copy_isolinux "$tree/isolinux"
 cat > "$tree/isolinux/isolinux.cfg" <<'CFG'
 serial 0 115200
 include menu.cfg
@@ -194,9 +148,7 @@ mcopy -i "$efi" "$work/efi-grub.cfg" ::/EFI/debian/grub.cfg
 # --- the ISO ----------------------------------------------------------------
 # Debian's xorriso run (live-build, debian-cd): isohybrid MBR, El Torito
 # BIOS and UEFI entries, GPT and APM.
-mkdir -p "$(dirname "$out")"
-tmp_out="$out.tmp.$$"
-trap 'rm -rf "$work" "$tmp_out"' EXIT
+e2e_begin_output
 xorriso -as mkisofs -r -J -joliet-long -V "$volid" -o "$tmp_out" \
   -isohybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin \
   -b isolinux/isolinux.bin -c isolinux/boot.cat -boot-load-size 4 -boot-info-table -no-emul-boot \
@@ -210,8 +162,7 @@ for want in "MBR isohybrid" "GPT" "APM" "El Torito img path :   1  /isolinux/iso
   grep -qF -- "$want" <<<"$report" || die "xorriso does not report '$want' for the new ISO:
 $report"
 done
-sig=$(od -An -tx1 -j 510 -N 2 "$tmp_out" | tr -d ' \n')
-[ "$sig" = 55aa ] || die "the new ISO has no MBR signature (found $sig)"
+e2e_check_mbr_signature "$tmp_out"
 [ "$(head -c 520 "$tmp_out" | tail -c 8)" = "EFI PART" ] || die "the new ISO has no GPT header at LBA 1"
 [ "$(head -c 2050 "$tmp_out" | tail -c 2)" = PM ] || die "the new ISO has no Apple partition map at byte 2048"
 # The GPT as gdisk reads it (sgdisk -p refuses the image: it takes the
@@ -225,5 +176,5 @@ if command -v gdisk >/dev/null; then
 $gpt"
 fi
 
-mv -f "$tmp_out" "$out"
+e2e_finish_output
 log "wrote $out ($(stat -c %s "$out") bytes, volume '$volid', kernel $kpkg)"

@@ -32,112 +32,31 @@
 # syslinux-common. Root is not needed once the packages are installed.
 set -euo pipefail
 
-usage() { echo "usage: $0 OUT.iso" >&2; exit 2; }
-[ $# -eq 1 ] || usage
-case $1 in -h|--help) usage ;; esac
-out=$1
-
 here=$(cd "$(dirname "$0")" && pwd)
-cache=${ISOBUILD_E2E_CACHE:-${TMPDIR:-/tmp}/isobuild-e2e-cache}
+e2e_prog=make-live-iso
+# shellcheck source=e2e/lib.sh
+. "$here/e2e/lib.sh"
+e2e_parse_args "$@"
 volid=${ISOBUILD_E2E_VOLID:-fcos-e2e-live}
 export LC_ALL=C
 
-log() { echo "make-live-iso: $*" >&2; }
-die() { echo "make-live-iso: error: $*" >&2; exit 1; }
-
-need() {
-  local f
-  for f in "$@"; do
-    [ -e "$f" ] || die "$f is missing (install the packages listed at the top of $0)"
-  done
-}
-need /bin/busybox /usr/lib/ISOLINUX/isolinux.bin /usr/lib/ISOLINUX/isohdpfx.bin \
+need_files /bin/busybox /usr/lib/ISOLINUX/isolinux.bin /usr/lib/ISOLINUX/isohdpfx.bin \
   /usr/lib/syslinux/modules/bios/ldlinux.c32 /usr/lib/grub/x86_64-efi/linux.mod
-for tool in apt-get dpkg-deb cpio gzip grub-mkimage mkfs.vfat mmd mcopy xorriso ldd sha256sum; do
-  command -v "$tool" >/dev/null || die "$tool not found (install the packages listed at the top of $0)"
-done
-/bin/busybox --list | grep -qx sha256sum || die "/bin/busybox has no sha256sum applet (install busybox-static)"
-
-mkdir -p "$cache"
-cache=$(cd "$cache" && pwd)
-
-# fetch_deb PKG DIR: downloads PKG's .deb into DIR once and unpacks it into
-# DIR/root. apt-get download needs no root; as root it warns that the
-# download is unsandboxed, which is harmless here.
-fetch_deb() {
-  local pkg=$1 dir=$2
-  if [ -e "$dir/.done" ]; then return; fi
-  rm -rf "$dir"
-  mkdir -p "$dir"
-  log "downloading $pkg into $dir"
-  if ! (cd "$dir" && apt-get download -q "$pkg" >"$dir/download.log" 2>&1); then
-    cat "$dir/download.log" >&2
-    die "apt-get download $pkg failed (run apt-get update?)"
-  fi
-  grep -v 'unsandboxed as root' "$dir/download.log" >&2 || true
-  local deb
-  for deb in "$dir"/*.deb; do break; done
-  [ -f "$deb" ] || die "apt-get download $pkg left no .deb in $dir"
-  dpkg-deb -x "$deb" "$dir/root"
-  touch "$dir/.done"
-}
-
-# --- kernel ---------------------------------------------------------------
-kpkg=${ISOBUILD_E2E_KERNEL_PKG:-}
-if [ -z "$kpkg" ]; then
-  kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-    awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
-  [ -n "$kpkg" ] || die "cannot resolve linux-image-cloud-amd64 (run apt-get update, or set ISOBUILD_E2E_KERNEL_PKG)"
-fi
-fetch_deb "$kpkg" "$cache/deb/$kpkg"
-for vmlinuz in "$cache/deb/$kpkg"/root/boot/vmlinuz-*; do break; done
-[ -f "$vmlinuz" ] || die "no /boot/vmlinuz-* in $kpkg"
-
-# --- Ignition ---------------------------------------------------------------
-ign=${ISOBUILD_E2E_IGNITION:-/usr/lib/dracut/modules.d/30ignition/ignition}
-if [ ! -x "$ign" ]; then
-  [ -z "${ISOBUILD_E2E_IGNITION:-}" ] || die "ISOBUILD_E2E_IGNITION=$ign is not executable"
-  fetch_deb ignition "$cache/deb/ignition"
-  ign=$cache/deb/ignition/root/usr/lib/dracut/modules.d/30ignition/ignition
-  [ -x "$ign" ] || die "the ignition package has no $ign"
-fi
-ign_version=$("$ign" -version 2>&1 | head -n 1 || true)
+need_tools apt-get dpkg-deb cpio gzip grub-mkimage mkfs.vfat mmd mcopy xorriso ldd sha256sum
+need_busybox_sha256
+e2e_init_cache
+e2e_fetch_kernel
+e2e_find_ignition
 
 # --- work tree ------------------------------------------------------------
-work=$(mktemp -d "${TMPDIR:-/tmp}/make-live-iso.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+e2e_make_work
 tree=$work/iso
 mkdir -p "$tree"/{images/pxeboot,EFI/BOOT,EFI/fedora,isolinux,coreos}
 
 # --- initramfs ------------------------------------------------------------
 rd=$work/initrd
-mkdir -p "$rd"/{bin,sbin,usr/bin,usr/sbin,etc/coreos,proc,sys,dev,run,tmp,sysroot}
-cp /bin/busybox "$rd/bin/busybox"
-install -m 0755 "$here/e2e/init" "$rd/init"
-install -m 0755 "$here/e2e/setfiles" "$rd/usr/sbin/setfiles"
-install -m 0755 "$ign" "$rd/usr/bin/ignition"
-# The libraries the dynamically linked Ignition binary needs (libblkid,
-# libc, the loader), at the paths ldd reports. This expects Debian's
-# dynamically linked build: anything ldd cannot resolve would only show up
-# as a failing /init in the guest, so stop here with the reason instead.
-if ! ldd_out=$(ldd "$ign" 2>&1); then
-  die "$ign is statically linked or not an executable (ldd: $(echo "$ldd_out" | head -n 1 | sed 's/^[[:space:]]*//')); this script copies the libraries of a dynamically linked Ignition (Debian's) into the initramfs: use the ignition package, or set ISOBUILD_E2E_IGNITION to such a build"
-fi
-case $ldd_out in
-  *"statically linked"*|*"not a dynamic executable"*)
-    die "$ign is statically linked; this script copies the libraries of a dynamically linked Ignition (Debian's) into the initramfs: use the ignition package, or set ISOBUILD_E2E_IGNITION to such a build" ;;
-esac
-if missing=$(printf '%s\n' "$ldd_out" | grep -F 'not found'); then
-  die "$ign needs libraries that ldd cannot find: $(printf '%s\n' "$missing" | awk '{ print $1 }' | paste -sd ' ')"
-fi
-libs=$(printf '%s\n' "$ldd_out" | awk '/=> \// { print $3 } /^[[:space:]]*\/[^ ]+ \(/ { print $1 }')
-[ -n "$libs" ] || die "ldd lists no libraries for $ign: $ldd_out"
-for lib in $libs; do
-  [ -f "$lib" ] || die "$ign: library $lib (from ldd) is not a file"
-  mkdir -p "$rd$(dirname "$lib")"
-  cp -L "$lib" "$rd$lib"
-done
-echo "$ign_version" > "$rd/etc/isobuild-e2e-ignition-version"
+e2e_initrd_base "$rd" "$here/e2e/init" etc/coreos sysroot
+e2e_initrd_ignition "$rd"
 # The stamp file and feature flags of a CoreOS live initramfs.
 : > "$rd/etc/coreos-live-initramfs"
 
@@ -160,17 +79,14 @@ directives=(append-karg architecture console copy-network delete-karg dest-devic
 } > "$tree/coreos/features.json"
 cp "$tree/coreos/features.json" "$rd/etc/coreos/features.json"
 
-# newc with owner 0:0 and fixed mtimes, so no root or mknod is needed.
-(cd "$rd" && find . -mindepth 1 | sort | cpio -o -H newc -R 0:0 --reproducible --quiet) |
-  gzip -n -6 > "$tree/images/pxeboot/initrd.img"
+e2e_pack_cpio "$rd" "$tree/images/pxeboot/initrd.img" 6
 cp "$vmlinuz" "$tree/images/pxeboot/vmlinuz"
 
 # A placeholder rootfs: the test /init never needs one, but CoreOS tools
 # (iso extract pxe) expect the file.
 mkdir -p "$work/rootfs/etc"
 echo "isobuild e2e placeholder rootfs" > "$work/rootfs/etc/isobuild-e2e-rootfs"
-(cd "$work/rootfs" && find . -mindepth 1 | sort | cpio -o -H newc -R 0:0 --reproducible --quiet) |
-  gzip -n -9 > "$tree/images/pxeboot/rootfs.img"
+e2e_pack_cpio "$work/rootfs" "$tree/images/pxeboot/rootfs.img" 9
 
 # --- embed areas ------------------------------------------------------------
 head -c 262144 /dev/zero > "$tree/images/ignition.img"
@@ -225,7 +141,7 @@ cat > "$tree/coreos/kargs.json" <<EOF
 EOF
 
 # --- bootloaders ------------------------------------------------------------
-cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 "$tree/isolinux/"
+e2e_copy_isolinux "$tree/isolinux"
 
 # GRUB's embedded config runs in the rescue parser (no if/then): it only
 # finds the ISO by its volume label and points $prefix at EFI/fedora, whose
@@ -248,9 +164,7 @@ mmd -i "$tree/images/efiboot.img" ::/EFI ::/EFI/BOOT
 mcopy -i "$tree/images/efiboot.img" "$tree/EFI/BOOT/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
 
 # --- the ISO ----------------------------------------------------------------
-mkdir -p "$(dirname "$out")"
-tmp_out="$out.tmp.$$"
-trap 'rm -rf "$work" "$tmp_out"' EXIT
+e2e_begin_output
 xorriso -as mkisofs -quiet -V "$volid" -volset "$volid" -rational-rock -J -joliet-long \
   -eltorito-boot isolinux/isolinux.bin -eltorito-catalog isolinux/boot.cat \
   -no-emul-boot -boot-load-size 4 -boot-info-table \
@@ -275,5 +189,5 @@ for f in "EFI/fedora/grub.cfg:$grub_off" "isolinux/isolinux.cfg:$isolinux_off"; 
   [ "$got" = "$kargs" ] || die "karg area of $path is not at offset $off: found '$got'"
 done
 
-mv -f "$tmp_out" "$out"
+e2e_finish_output
 log "wrote $out ($(stat -c %s "$out") bytes, volume $volid, kernel $kpkg, $ign_version)"
