@@ -161,10 +161,10 @@ whole arguments only: "-d foo" leaves "foo=bar" alone.`,
   isobuild iso kargs modify -r ignition.platform.id=metal=qemu -o qemu.iso live.iso`,
 		Args: exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if s.bootsWithoutEmbedAreas(cmd.Context(), args[0]) {
-				if out == "" {
-					return usageHint("write a new image with -o OUT", "%s has no karg embed areas: its boot configuration is edited by appending to the image, which isobuild does not do in place", args[0])
-				}
+			// In place, an image without embed areas gets
+			// coreos-installer's error: its boot configuration can only
+			// change by appending, into a new image.
+			if out != "" && s.bootsWithoutEmbedAreas(cmd.Context(), args[0]) {
 				return runRemasterBuild(cmd.Context(), s, buildOptions{kargs: edit, out: out, quiet: true}, args[0], io.Discard)
 			}
 			return modify(cmd.Context(), s, args[0], out, func(im *embed.Image) (embed.Changes, error) {

@@ -297,5 +297,5 @@ func TestKargsRemaster(t *testing.T) {
 	if got := string(ok(t, nil, "iso", "kargs", "show", "-d", out).stdout); got != "flatcar.autologin\n" {
 		t.Errorf("kargs show -d: %q", got)
 	}
-	fails(t, "write a new image with -o OUT", nil, "iso", "kargs", "modify", "-a", "x", base)
+	fails(t, "Unrecognized CoreOS ISO image", nil, "iso", "kargs", "modify", "-a", "x", base)
 }
