@@ -17,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/isobuild/isobuild/internal/fixture"
 )
@@ -200,39 +199,13 @@ func debianLiveIsobuildGeneric(t *testing.T, s *suite, base, dir string) debianL
 
 // ---- the base image ---------------------------------------------------------
 
-var debianLiveOnce struct {
-	sync.Once
-	base string
-	err  error
-}
+var debianLiveISO builtISO
 
 // debianLiveBase returns the Debian live base ISO:
 // ISOBUILD_E2E_DEBIAN_LIVE_ISO, or the one scripts/make-debian-live-iso.sh
-// builds (once) into the shared work directory, with the download cache of
-// the other scripts.
+// builds.
 func (s *suite) debianLiveBase(t *testing.T) string {
-	t.Helper()
-	debianLiveOnce.Do(func() {
-		if p := os.Getenv("ISOBUILD_E2E_DEBIAN_LIVE_ISO"); p != "" {
-			debianLiveOnce.base = p
-			return
-		}
-		start := time.Now()
-		out := filepath.Join(s.work, "debian-live-base.iso")
-		mk := command(testContext(t), "bash", filepath.Join(s.root, "scripts/make-debian-live-iso.sh"), out)
-		var log bytes.Buffer
-		mk.Stdout, mk.Stderr = &log, &log
-		if err := mk.Run(); err != nil {
-			debianLiveOnce.err = fmt.Errorf("scripts/make-debian-live-iso.sh: %v\n%s", err, log.Bytes())
-			return
-		}
-		fmt.Printf("%se2e: built the Debian live base ISO in %.1fs\n", log.Bytes(), time.Since(start).Seconds())
-		debianLiveOnce.base = out
-	})
-	if debianLiveOnce.err != nil {
-		t.Fatal(debianLiveOnce.err)
-	}
-	return debianLiveOnce.base
+	return debianLiveISO.get(t, s, "ISOBUILD_E2E_DEBIAN_LIVE_ISO", "scripts/make-debian-live-iso.sh", "debian-live-base.iso", "Debian live")
 }
 
 func TestDebianLive(t *testing.T) {

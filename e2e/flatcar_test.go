@@ -278,38 +278,48 @@ func expectTreeFromFlatcarButane(src []byte, filesDir string) (wantTree, error) 
 
 // ---- the base image ---------------------------------------------------------
 
-var flatcarOnce struct {
+// builtISO is a base ISO that a script builds once per test binary.
+type builtISO struct {
 	sync.Once
 	base string
 	err  error
 }
 
-// flatcarBase returns the Flatcar base ISO: ISOBUILD_E2E_FLATCAR_ISO, or
-// the one scripts/make-flatcar-iso.sh builds (once) into the shared work
-// directory, with the download cache of the CoreOS one.
-func (s *suite) flatcarBase(t *testing.T) string {
+// get returns the ISO named by the environment variable env, or the one
+// the script (relative to the repository) builds once into the shared work
+// directory as name, with the download cache of the other scripts; what
+// names the image in messages.
+func (b *builtISO) get(t *testing.T, s *suite, env, script, name, what string) string {
 	t.Helper()
-	flatcarOnce.Do(func() {
-		if p := os.Getenv("ISOBUILD_E2E_FLATCAR_ISO"); p != "" {
-			flatcarOnce.base = p
+	b.Do(func() {
+		if p := os.Getenv(env); p != "" {
+			b.base = p
 			return
 		}
 		start := time.Now()
-		out := filepath.Join(s.work, "flatcar-base.iso")
-		mk := command(testContext(t), "bash", filepath.Join(s.root, "scripts/make-flatcar-iso.sh"), out)
+		out := filepath.Join(s.work, name)
+		mk := command(testContext(t), "bash", filepath.Join(s.root, script), out)
 		var log bytes.Buffer
 		mk.Stdout, mk.Stderr = &log, &log
 		if err := mk.Run(); err != nil {
-			flatcarOnce.err = fmt.Errorf("scripts/make-flatcar-iso.sh: %v\n%s", err, log.Bytes())
+			b.err = fmt.Errorf("%s: %v\n%s", script, err, log.Bytes())
 			return
 		}
-		fmt.Printf("%se2e: built the Flatcar base ISO in %.1fs\n", log.Bytes(), time.Since(start).Seconds())
-		flatcarOnce.base = out
+		fmt.Printf("%se2e: built the %s base ISO in %.1fs\n", log.Bytes(), what, time.Since(start).Seconds())
+		b.base = out
 	})
-	if flatcarOnce.err != nil {
-		t.Fatal(flatcarOnce.err)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return flatcarOnce.base
+	return b.base
+}
+
+var flatcarISO builtISO
+
+// flatcarBase returns the Flatcar base ISO: ISOBUILD_E2E_FLATCAR_ISO, or
+// the one scripts/make-flatcar-iso.sh builds.
+func (s *suite) flatcarBase(t *testing.T) string {
+	return flatcarISO.get(t, s, "ISOBUILD_E2E_FLATCAR_ISO", "scripts/make-flatcar-iso.sh", "flatcar-base.iso", "Flatcar")
 }
 
 func TestFlatcar(t *testing.T) {
