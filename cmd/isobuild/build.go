@@ -47,7 +47,13 @@ flatcar.first_boot=1 and the --karg-* edits, and repoints the ISO's
 metadata; "isobuild iso reset" gives the base image back. There,
 --dest-device with --dest-butane/--dest-ignition makes the live system run
 flatcar-install (which downloads the image: it needs network access); the
-other installer options are refused.`
+other installer options are refused.
+
+Other live ISOs (ISOLINUX/SYSLINUX and GRUB configurations in the ISO
+tree, such as Debian live) do not run Ignition: --initrd-file SRC:DEST
+puts files into an extra initramfs that every boot entry loads,
+--iso-file SRC:DEST adds or replaces files in an existing directory of the
+ISO, and --karg-* edits every boot entry; "isobuild iso reset" undoes it.`
 
 const buildExample = `  # Installer USB stick: installs to /dev/sda with install.bu, static IP:
   isobuild build --dest-butane install.bu --dest-device /dev/sda \
@@ -64,6 +70,11 @@ const buildExample = `  # Installer USB stick: installs to /dev/sda with install
   isobuild build --butane flatcar.bu -o custom.iso flatcar_production_iso_image.iso
   isobuild build --dest-butane install.bu --dest-device /dev/sda \
       -o installer.iso flatcar_production_iso_image.iso
+
+  # Another live ISO: an SSH key in the live system, a cloud-init seed:
+  isobuild build --initrd-file id.pub:/root/.ssh/authorized_keys \
+      --iso-file user-data:/user-data --karg-append ds=nocloud \
+      -o custom.iso debian-live-12-amd64-standard.iso
 
   # Ignition config from stdin, static network, stream to a USB stick:
   isobuild build --ignition - --network-keyfile eth0.nmconnection \

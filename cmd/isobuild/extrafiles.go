@@ -11,6 +11,10 @@ import (
 	"github.com/isobuild/isobuild/pkg/remaster"
 )
 
+// maxExtraFiles bounds what --initrd-file and --iso-file read, together:
+// the files are held in memory until the image is written.
+const maxExtraFiles = 64 << 20
+
 // extraFile is one --initrd-file or --iso-file SRC:DEST.
 type extraFile struct {
 	option, src, dest string
@@ -39,6 +43,7 @@ func extraFiles(o buildOptions) (initrd.Files, map[string]uint32, []remaster.Fil
 	modes := map[string]uint32{}
 	var isoFiles []remaster.File
 	seen := map[string]string{}
+	var total int64
 	for _, list := range []struct {
 		option string
 		values []string
@@ -59,6 +64,9 @@ func extraFiles(o buildOptions) (initrd.Files, map[string]uint32, []remaster.Fil
 			}
 			if err != nil {
 				return nil, nil, nil, fmt.Errorf("%s %s: %w", list.option, v, err)
+			}
+			if total += st.Size(); total > maxExtraFiles {
+				return nil, nil, nil, fmt.Errorf("%s %s: the --initrd-file and --iso-file files add up to more than %d MiB, which isobuild holds in memory; put large files on the system some other way (a download at boot, a second disk)", list.option, v, maxExtraFiles>>20)
 			}
 			data, err := os.ReadFile(ef.src)
 			if err != nil {

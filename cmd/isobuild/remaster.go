@@ -109,7 +109,7 @@ func runRemasterBuild(ctx context.Context, s *streams, o buildOptions, isoPath s
 				verb = "need"
 			}
 			return hintedError{fmt.Errorf("%s: not a CoreOS live ISO (it has no embed areas) and not a Flatcar ISO: %s, so nothing on it is known to run Ignition, which %s %s", isoPath, describeEntries(rm), strings.Join(used, ", "), verb),
-				"for such images, --initrd-file SRC:DEST puts files into an extra initramfs that every boot entry loads, --iso-file SRC:DEST adds files to the ISO (such as a cloud-init NoCloud seed), and --karg-* edits every boot entry; isobuild inspect shows what the image holds"}
+				"for such images, --initrd-file SRC:DEST puts files into an extra initramfs that every boot entry loads, --iso-file SRC:DEST adds files to an existing directory of the ISO (such as a cloud-init seed at /user-data), and --karg-* edits every boot entry; isobuild inspect shows what the image holds"}
 		}
 	}
 	var pending *output.Pending

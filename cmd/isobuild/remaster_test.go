@@ -276,6 +276,11 @@ func TestBuildGeneric(t *testing.T) {
 	fails(t, "the image has no directory /nocloud", nil, "build", "--iso-file", seed+":/nocloud/user-data", "-o", filepath.Join(dir, "x.iso"), base)
 	fails(t, "destination \"/a/../b\" is not a clean absolute file path", nil, "build", "--iso-file", seed+":/a/../b", "-o", filepath.Join(dir, "x.iso"), base)
 	fails(t, "nothing to do", nil, "build", "-o", filepath.Join(dir, "x.iso"), base)
+	big := filepath.Join(dir, "big")
+	if err := os.WriteFile(big, nil, 0o644); err != nil || os.Truncate(big, 65<<20) != nil {
+		t.Fatal("cannot make a sparse file")
+	}
+	fails(t, "add up to more than 64 MiB", nil, "build", "--iso-file", big+":/big", "-o", filepath.Join(dir, "x.iso"), base)
 	fails(t, "--initrd-file and --iso-file are for live ISOs without embed areas", nil, "build", "--iso-file", seed+":/user-data", "-o", filepath.Join(dir, "x.iso"), fixture.ISO(t, "embed-areas-2023-07.x86_64.iso"))
 	if _, err := os.Stat(filepath.Join(dir, "x.iso")); err == nil {
 		t.Error("a failed build left its output")
