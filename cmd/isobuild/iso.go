@@ -156,15 +156,25 @@ func newISOKargsCmd(s *streams) *cobra.Command {
 		Short: "Change the live kernel arguments",
 		Long: `Change the kernel arguments the live system boots with. Deletions run first,
 then appends, then replacements, whatever order they are given in. -d removes
-whole arguments only: "-d foo" leaves "foo=bar" alone.`,
+whole arguments only: "-d foo" leaves "foo=bar" alone.
+
+On an ISO without CoreOS embed areas (Flatcar, other live ISOs) the edits go
+into every boot entry, and only into a new image (-o): its boot
+configuration changes by appending. On one that "isobuild build" made, the
+edits apply to the arguments it has now, and the rest of its customization
+(config, extra initramfs, files) stays.`,
 		Example: `  isobuild iso kargs modify -a console=ttyS0,115200n8 -d quiet live.iso
-  isobuild iso kargs modify -r ignition.platform.id=metal=qemu -o qemu.iso live.iso`,
+  isobuild iso kargs modify -r ignition.platform.id=metal=qemu -o qemu.iso live.iso
+  isobuild iso kargs modify -a console=ttyS0,115200n8 -o serial.iso flatcar-custom.iso`,
 		Args: exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// In place, an image without embed areas gets
 			// coreos-installer's error: its boot configuration can only
 			// change by appending, into a new image.
 			if out != "" && s.bootsWithoutEmbedAreas(cmd.Context(), args[0]) {
+				if s.remastered(cmd.Context(), args[0]) {
+					return modifyRemasteredKargs(cmd.Context(), s, args[0], out, edit)
+				}
 				return runRemasterBuild(cmd.Context(), s, buildOptions{kargs: edit, out: out, quiet: true}, args[0], io.Discard)
 			}
 			return modify(cmd.Context(), s, args[0], out, func(im *embed.Image) (embed.Changes, error) {
@@ -181,8 +191,25 @@ whole arguments only: "-d foo" leaves "foo=bar" alone.`,
 	resetCmd := &cobra.Command{
 		Use:   "reset [-o OUT] ISO",
 		Short: "Restore the default live kernel arguments",
-		Args:  exactArgs(1, "one ISO"),
+		Long: `Restore the kernel arguments the image was built with.
+
+On an ISO without CoreOS embed areas this needs -o. For one that "isobuild
+build" made, the new image keeps the rest of its customization (config,
+extra initramfs, files) and gets the arguments of the image it was built
+from, plus flatcar.first_boot=1 when it carries a Flatcar config (Flatcar
+runs Ignition only with it).`,
+		Example: `  isobuild iso kargs reset live.iso
+  isobuild iso kargs reset -o plain-args.iso flatcar-custom.iso`,
+		Args: exactArgs(1, "one ISO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// With -o, an image without embed areas gets its base
+			// image's arguments (see modify for in place).
+			if resetOut != "" && s.bootsWithoutEmbedAreas(cmd.Context(), args[0]) {
+				if s.remastered(cmd.Context(), args[0]) {
+					return resetRemasteredKargs(cmd.Context(), s, args[0], resetOut)
+				}
+				return copyImage(cmd.Context(), s, args[0], resetOut)
+			}
 			return modify(cmd.Context(), s, args[0], resetOut, func(im *embed.Image) (embed.Changes, error) {
 				return im.ResetKargs()
 			})

@@ -244,10 +244,8 @@ func planFlatcar(ctx context.Context, s *streams, o buildOptions, rm *remaster.I
 	}
 	firstBoot := live != nil
 	if firstBoot {
-		for _, k := range append(append(slices.Clone(edit.Append), edit.Delete...), edit.Replace...) {
-			if k == "flatcar.first_boot" || strings.HasPrefix(k, "flatcar.first_boot=") {
-				return nil, nil, usageError{fmt.Errorf("--karg-*: %s: isobuild sets flatcar.first_boot=1 itself, since Flatcar runs Ignition only with it", k)}
-			}
+		if err := checkFirstBootEdit(edit); err != nil {
+			return nil, nil, err
 		}
 	}
 	var configs []installer.Input

@@ -303,4 +303,74 @@ func TestKargsRemaster(t *testing.T) {
 		t.Errorf("kargs show -d: %q", got)
 	}
 	fails(t, "Unrecognized CoreOS ISO image", nil, "iso", "kargs", "modify", "-a", "x", base)
+
+	// kargs reset of an image with the base's arguments: the same bytes.
+	same := filepath.Join(dir, "same.iso")
+	ok(t, nil, "iso", "kargs", "reset", "-o", same, base)
+	if !bytes.Equal(readTestFile(t, same), readTestFile(t, base)) {
+		t.Error("kargs reset -o of an unmodified image changed it")
+	}
+	// Only kernel arguments were changed: kargs reset gives the base back.
+	plain := filepath.Join(dir, "plain.iso")
+	ok(t, nil, "iso", "kargs", "reset", "-o", plain, out)
+	if !bytes.Equal(readTestFile(t, plain), readTestFile(t, base)) {
+		t.Error("kargs reset -o of an image with edited arguments only is not the base image")
+	}
+}
+
+// TestKargsRebuild: kargs modify and reset on an image that build made
+// with a config keep the config and the files, and change only the
+// arguments.
+func TestKargsRebuild(t *testing.T) {
+	base := flatcarISO(t)
+	dir := t.TempDir()
+	bu := filepath.Join(dir, "live.bu")
+	os.WriteFile(bu, []byte(flatcarButane), 0o644)
+	seed := filepath.Join(dir, "seed.txt")
+	os.WriteFile(seed, []byte("seed\n"), 0o644)
+	built := filepath.Join(dir, "built.iso")
+	ok(t, nil, "build", "--butane", bu, "--karg-append", "console=ttyS0", "--iso-file", seed+":/flatcar/seed.txt", "-o", built, base)
+	config := string(ok(t, nil, "inspect", "--show-config", built).stdout)
+	if !strings.Contains(config, "flatcar-test") {
+		t.Fatalf("inspect --show-config of the built image:\n%s", config)
+	}
+
+	modified := filepath.Join(dir, "modified.iso")
+	ok(t, nil, "iso", "kargs", "modify", "-a", "quiet", "-d", "flatcar.autologin", "-o", modified, built)
+	if got, want := string(ok(t, nil, "iso", "kargs", "show", modified).stdout), "flatcar.first_boot=1 console=ttyS0 quiet\n"; got != want {
+		t.Errorf("kargs show after modify: %q, want %q", got, want)
+	}
+	if got := string(ok(t, nil, "inspect", "--show-config", modified).stdout); got != config {
+		t.Errorf("the config changed with the arguments:\n%s", got)
+	}
+	fails(t, "isobuild sets flatcar.first_boot=1 itself", nil, "iso", "kargs", "modify", "-d", "flatcar.first_boot=1", "-o", filepath.Join(dir, "x.iso"), built)
+
+	reset := filepath.Join(dir, "reset.iso")
+	ok(t, nil, "iso", "kargs", "reset", "-o", reset, modified)
+	if got, want := string(ok(t, nil, "iso", "kargs", "show", reset).stdout), "flatcar.autologin flatcar.first_boot=1\n"; got != want {
+		t.Errorf("kargs show after reset: %q, want %q", got, want)
+	}
+	if got := string(ok(t, nil, "inspect", "--show-config", reset).stdout); got != config {
+		t.Errorf("the config changed with kargs reset:\n%s", got)
+	}
+	for _, img := range []string{modified, reset} {
+		info := string(ok(t, nil, "inspect", img).stdout)
+		if !strings.Contains(info, "/flatcar/seed.txt") {
+			t.Errorf("inspect %s does not name the added file:\n%s", img, info)
+		}
+		// And every one of them still resets to the base image.
+		back := img + ".base"
+		ok(t, nil, "iso", "reset", "-o", back, img)
+		if !bytes.Equal(readTestFile(t, back), readTestFile(t, base)) {
+			t.Errorf("iso reset of %s is not the base image", img)
+		}
+	}
+	// Same inputs, same bytes: modify of the build equals a build with
+	// the same arguments.
+	direct := filepath.Join(dir, "direct.iso")
+	ok(t, nil, "build", "--butane", bu, "--karg-append", "console=ttyS0", "--karg-append", "quiet", "--karg-delete", "flatcar.autologin",
+		"--iso-file", seed+":/flatcar/seed.txt", "-o", direct, base)
+	if !bytes.Equal(readTestFile(t, direct), readTestFile(t, modified)) {
+		t.Error("kargs modify of a build differs from a build with the same arguments")
+	}
 }
