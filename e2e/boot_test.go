@@ -904,11 +904,11 @@ func command(ctx context.Context, name string, args ...string) *exec.Cmd {
 }
 
 // requiredTools are the programs the scripts run; .ci/run installs them.
-var requiredTools = []string{"qemu-system-x86_64", "xorriso", "grub-mkimage", "mkfs.vfat", "mcopy", "cpio", "apt-get", "dpkg-deb", "bash", "timeout"}
+var requiredTools = []string{"qemu-system-x86_64", "xorriso", "grub-mkimage", "mkfs.vfat", "mcopy", "cpio", "apt-get", "dpkg-deb", "bash", "timeout", "sgdisk"}
 
 // requiredFiles; the OVMF firmware is looked up by boot-check.sh
 // --find-ovmf, with the same names and environment as the boots use.
-var requiredFiles = []string{"/bin/busybox", "/usr/lib/ISOLINUX/isolinux.bin", "/usr/lib/syslinux/modules/bios/ldlinux.c32"}
+var requiredFiles = []string{"/bin/busybox", "/usr/lib/ISOLINUX/isolinux.bin", "/usr/lib/syslinux/modules/bios/ldlinux.c32", "/usr/lib/grub/i386-pc/boot_hybrid.img"}
 
 func setup(ctx context.Context) (s *suite, skip string, err error) {
 	root, err := filepath.Abs("..")

@@ -15,7 +15,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/isobuild/isobuild/internal/fixture"
@@ -241,33 +240,16 @@ func TestDebianLive(t *testing.T) {
 // debianLiveBoots boots w.iso in every mode at once and checks each report
 // against w.
 func (s *suite) debianLiveBoots(t *testing.T, ctx context.Context, dir, name string, w debianLiveWant) {
-	before := sha256File(t, w.iso)
-	reports := make([]bootReport, len(modes))
-	var wg sync.WaitGroup
-	for i, mode := range modes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			args := []string{"--log", filepath.Join(dir, name+"-"+mode+".log"), "--expect-config", "none"}
-			if os.Getenv("BOOT_TIMEOUT") == "" {
-				args = append(args, "--timeout", "120")
-			}
-			for _, k := range w.kargs {
-				args = append(args, "--expect-karg", k)
-			}
-			for _, k := range w.noKargs {
-				args = append(args, "--reject-karg", k)
-			}
-			reports[i] = s.boot(ctx, w.iso, mode, args...)
-		}()
+	args := []string{"--expect-config", "none"}
+	for _, k := range w.kargs {
+		args = append(args, "--expect-karg", k)
 	}
-	wg.Wait()
-	for i, mode := range modes {
-		rep := reports[i]
-		ok := t.Run(mode, func(t *testing.T) {
-			for _, p := range bootProblems(mode, w.expected, rep) {
-				t.Error(p)
-			}
+	for _, k := range w.noKargs {
+		args = append(args, "--reject-karg", k)
+	}
+	reports := s.bootRow(t, ctx, dir, bootRow{
+		scenario: "debian-live/" + name, name: name, modes: modes, timeout: "120", want: w.expected, args: args,
+		check: func(t *testing.T, rep bootReport) {
 			if !rep.Markers {
 				return
 			}
@@ -278,17 +260,9 @@ func (s *suite) debianLiveBoots(t *testing.T, ctx context.Context, dir, name str
 			for _, p := range debianLiveProblems(w, rep, dr) {
 				t.Error(p)
 			}
-		})
-		recordBoot("debian-live/"+name, mode, rep, ok)
-		if !ok {
-			t.Logf("boot-check output for debian-live %s %s:\n%s\n%s", name, mode, rep.Stdout, rep.Stderr)
-		}
-	}
-	recordScenario("debian-live/"+name, w.expected, reports)
+		},
+	})
 	recordDebianLiveFiles("debian-live/"+name, reports)
-	if after := sha256File(t, w.iso); after != before {
-		t.Errorf("%s changed while it was booted", w.iso)
-	}
 }
 
 // recordDebianLiveFiles keeps, for the summary, the E2E-FILE lines of each

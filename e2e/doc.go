@@ -56,6 +56,19 @@
 // build --initrd-file ... --iso-file ...:/user-data --karg-append
 // isobuild.test=1.
 //
+// TestUbuntuStyle (ubuntustyle_test.go) does the same for an ISO laid out
+// like Ubuntu's (scripts/make-ubuntu-style-iso.sh: /casper/vmlinuz and
+// /casper/initrd, GRUB only, the volume also partition 1 at a partition
+// offset of 16 blocks with twin trees, the ESP appended as GPT partition 2
+// and pointed at by El Torito's UEFI entry), in all four modes, for the
+// base and isobuild build --initrd-file ... --iso-file ...:/casper/note.txt
+// --karg-append isobuild.test=1. Its grub.cfg lists /casper as partition 1
+// shows it; on disk boots the test checks that partition 1 has the new
+// files (isobuild grows it and moves the ESP behind them), and that the
+// UEFI-USB boot found GRUB on the moved ESP.
+//
+// All three tables boot their rows with bootRow (rows_test.go).
+//
 // Every script runs in its own process group. Commands are stopped (SIGTERM
 // to the group, SIGKILL 10s later) 30s before go test's -timeout, so a test
 // that runs out of time fails with its output and leaves no QEMU behind;
@@ -68,6 +81,7 @@
 //	ISOBUILD_E2E_BASE_ISO       use this base ISO instead of building one
 //	ISOBUILD_E2E_FLATCAR_ISO    the same for the Flatcar base ISO
 //	ISOBUILD_E2E_DEBIAN_LIVE_ISO  use this Debian live base ISO instead of building one
+//	ISOBUILD_E2E_UBUNTU_STYLE_ISO the same for the Ubuntu-style base ISO
 //	ISOBUILD_E2E_JOBS           QEMU runs at a time (default: twice the number of CPUs)
 //	ISOBUILD_E2E_ACCEL          auto (default: KVM only if a probe guest runs, probed
 //	                            once; a failing KVM boot is retried under TCG), tcg or

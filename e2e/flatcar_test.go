@@ -355,32 +355,13 @@ func TestFlatcar(t *testing.T) {
 // flatcarBoots boots w.iso in every Flatcar mode at once and checks each
 // report against w.
 func (s *suite) flatcarBoots(t *testing.T, ctx context.Context, dir, name string, w flatcarWant) {
-	before := sha256File(t, w.iso)
-	reports := make([]bootReport, len(flatcarModes))
-	var wg sync.WaitGroup
-	for i, mode := range flatcarModes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			args := []string{"--log", filepath.Join(dir, name+"-"+mode+".log")}
-			if os.Getenv("BOOT_TIMEOUT") == "" {
-				args = append(args, "--timeout", "90")
-			}
-			if w.config == nil {
-				args = append(args, "--expect-config", "none")
-			} else {
-				args = append(args, "--expect-config", "present", "--expect-ignition")
-			}
-			reports[i] = s.boot(ctx, w.iso, mode, args...)
-		}()
+	args := []string{"--expect-config", "none"}
+	if w.config != nil {
+		args = []string{"--expect-config", "present", "--expect-ignition"}
 	}
-	wg.Wait()
-	for i, mode := range flatcarModes {
-		rep := reports[i]
-		ok := t.Run(mode, func(t *testing.T) {
-			for _, p := range bootProblems(mode, w.expected, rep) {
-				t.Error(p)
-			}
+	reports := s.bootRow(t, ctx, dir, bootRow{
+		scenario: "flatcar/" + name, name: name, modes: flatcarModes, timeout: "90", want: w.expected, args: args,
+		check: func(t *testing.T, rep bootReport) {
 			fr, err := parseFlatcarReport(rep.Stdout)
 			if err != nil {
 				t.Fatal(err)
@@ -388,18 +369,10 @@ func (s *suite) flatcarBoots(t *testing.T, ctx context.Context, dir, name string
 			for _, p := range flatcarProblems(w, fr) {
 				t.Error(p)
 			}
-		})
-		recordBoot("flatcar/"+name, mode, rep, ok)
-		if !ok {
-			t.Logf("boot-check output for flatcar %s %s:\n%s\n%s", name, mode, rep.Stdout, rep.Stderr)
-		}
-	}
+		},
+	})
 	if d := diffEntries(reports[0].Entries, reports[1].Entries); d != "" {
 		t.Errorf("Ignition wrote different files in %s and %s: %s", flatcarModes[0], flatcarModes[1], d)
-	}
-	recordScenario("flatcar/"+name, w.expected, reports)
-	if after := sha256File(t, w.iso); after != before {
-		t.Errorf("%s changed while it was booted", w.iso)
 	}
 }
 

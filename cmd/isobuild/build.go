@@ -52,8 +52,12 @@ other installer options are refused.
 Other live ISOs (ISOLINUX/SYSLINUX and GRUB configurations in the ISO
 tree, such as Debian live) do not run Ignition: --initrd-file SRC:DEST
 puts files into an extra initramfs that every boot entry loads,
---iso-file SRC:DEST adds or replaces files in an existing directory of the
-ISO, and --karg-* edits every boot entry; "isobuild iso reset" undoes it.`
+--iso-file SRC:DEST adds or replaces files in the ISO tree (new
+directories included; the file is read as the image is written, up to
+4 GiB), and --karg-* edits every boot entry; "isobuild iso reset" undoes it.
+On Ubuntu-style images (the ISO 9660 volume is partition 1 at a partition
+offset, followed by an appended EFI system partition) partition 1 grows
+over the new files and the appended partitions move behind them.`
 
 const buildExample = `  # Installer USB stick: installs to /dev/sda with install.bu, static IP:
   isobuild build --dest-butane install.bu --dest-device /dev/sda \

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path"
 	"strings"
@@ -11,8 +12,9 @@ import (
 	"github.com/isobuild/isobuild/pkg/remaster"
 )
 
-// maxExtraFiles bounds what --initrd-file and --iso-file read, together:
-// the files are held in memory until the image is written.
+// maxExtraFiles bounds what --initrd-file reads, together: the extra
+// initramfs is built in memory. --iso-file sources are read while the
+// image is written, as large as ISO 9660 allows one extent (4 GiB − 1).
 const maxExtraFiles = 64 << 20
 
 // extraFile is one --initrd-file or --iso-file SRC:DEST.
@@ -37,8 +39,9 @@ func parseExtraFile(option, v string) (extraFile, error) {
 
 // extraFiles reads the --initrd-file and --iso-file options: the members of
 // the extra initramfs (with the permission bits of their sources) and the
-// files for the ISO tree.
-func extraFiles(o buildOptions) (initrd.Files, map[string]uint32, []remaster.File, error) {
+// files for the ISO tree, whose sources it opens (into s.open, which the
+// caller closes once the image is written).
+func extraFiles(s *streams, o buildOptions) (initrd.Files, map[string]uint32, []remaster.File, error) {
 	var members initrd.Files
 	modes := map[string]uint32{}
 	var isoFiles []remaster.File
@@ -65,23 +68,31 @@ func extraFiles(o buildOptions) (initrd.Files, map[string]uint32, []remaster.Fil
 			if err != nil {
 				return nil, nil, nil, fmt.Errorf("%s %s: %w", list.option, v, err)
 			}
+			if list.option == "--iso-file" {
+				if st.Size() > math.MaxUint32 {
+					return nil, nil, nil, fmt.Errorf("%s %s: %d bytes, more than the 4 GiB − 1 of one ISO 9660 extent (isobuild does not write multi-extent files): split it, or put it on the system some other way", list.option, v, st.Size())
+				}
+				f, err := os.Open(ef.src)
+				if err != nil {
+					return nil, nil, nil, fmt.Errorf("%s %s: %w", list.option, v, err)
+				}
+				s.open = append(s.open, f)
+				isoFiles = append(isoFiles, remaster.File{Path: ef.dest, Reader: f, Size: st.Size()})
+				continue
+			}
 			if total += st.Size(); total > maxExtraFiles {
-				return nil, nil, nil, fmt.Errorf("%s %s: the --initrd-file and --iso-file files add up to more than %d MiB, which isobuild holds in memory; put large files on the system some other way (a download at boot, a second disk)", list.option, v, maxExtraFiles>>20)
+				return nil, nil, nil, fmt.Errorf("%s %s: the --initrd-file files add up to more than %d MiB, which isobuild holds in memory to build the extra initramfs; put large files into the ISO tree with --iso-file, or on the system some other way (a download at boot, a second disk)", list.option, v, maxExtraFiles>>20)
 			}
 			data, err := os.ReadFile(ef.src)
 			if err != nil {
 				return nil, nil, nil, fmt.Errorf("%s %s: %w", list.option, v, err)
 			}
-			if list.option == "--initrd-file" {
-				if members == nil {
-					members = initrd.Files{}
-				}
-				name := strings.TrimPrefix(ef.dest, "/")
-				members[name] = data
-				modes[name] = uint32(st.Mode().Perm())
-			} else {
-				isoFiles = append(isoFiles, remaster.File{Path: ef.dest, Data: data})
+			if members == nil {
+				members = initrd.Files{}
 			}
+			name := strings.TrimPrefix(ef.dest, "/")
+			members[name] = data
+			modes[name] = uint32(st.Mode().Perm())
 		}
 	}
 	return members, modes, isoFiles, nil

@@ -124,7 +124,10 @@ func inspectLiveISO(ctx context.Context, s *streams, path string) (*liveISORepor
 	case len(rep.BootEntries) == 0:
 		rep.Customize = "none: no Linux boot entry was found in an ISOLINUX/SYSLINUX or GRUB configuration"
 	default:
-		rep.Customize = "none yet: the image is not known to run Ignition (files and kernel arguments for other live ISOs are planned)"
+		rep.Customize = "isobuild build remasters it: --initrd-file SRC:DEST files go into an extra initramfs that every boot entry loads, --iso-file SRC:DEST files into the ISO tree, --karg-* edits every boot entry (nothing on it is known to run Ignition, so --butane is refused)"
+		if err := rm.Integrity(); err != nil {
+			rep.Customize = "none: " + err.Error()
+		}
 	}
 	if rec := rm.Record(); rec != nil {
 		rep.Customize = "customized by isobuild: isobuild build -f replaces the customization, isobuild iso reset undoes it"

@@ -75,6 +75,7 @@ func (s *streams) openRemaster(ctx context.Context, path string) (*imagefile.Fil
 // goes into an extra initramfs that every boot entry loads (see package
 // remaster). Flatcar is the only such OS that runs Ignition.
 func runRemasterBuild(ctx context.Context, s *streams, o buildOptions, isoPath string, info io.Writer) error {
+	defer s.closeOpen()
 	f, rm, err := s.openRemaster(ctx, isoPath)
 	if err != nil {
 		return err
@@ -109,7 +110,7 @@ func runRemasterBuild(ctx context.Context, s *streams, o buildOptions, isoPath s
 				verb = "need"
 			}
 			return hintedError{fmt.Errorf("%s: not a CoreOS live ISO (it has no embed areas) and not a Flatcar ISO: %s, so nothing on it is known to run Ignition, which %s %s", isoPath, describeEntries(rm), strings.Join(used, ", "), verb),
-				"for such images, --initrd-file SRC:DEST puts files into an extra initramfs that every boot entry loads, --iso-file SRC:DEST adds files to an existing directory of the ISO (such as a cloud-init seed at /user-data), and --karg-* edits every boot entry; isobuild inspect shows what the image holds"}
+				"for such images, --initrd-file SRC:DEST puts files into an extra initramfs that every boot entry loads, --iso-file SRC:DEST adds files to the ISO tree (such as a cloud-init seed at /nocloud/user-data), and --karg-* edits every boot entry; isobuild inspect shows what the image holds"}
 		}
 	}
 	var pending *output.Pending
@@ -206,7 +207,7 @@ func planFlatcar(ctx context.Context, s *streams, o buildOptions, rm *remaster.I
 	if err != nil {
 		return nil, nil, err
 	}
-	members, modes, isoFiles, err := extraFiles(o)
+	members, modes, isoFiles, err := extraFiles(s, o)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -275,7 +276,7 @@ func planFlatcar(ctx context.Context, s *streams, o buildOptions, rm *remaster.I
 		summary = append(summary, fmt.Sprintf("initramfs file:       /%s (%d bytes)", name, len(members[name])))
 	}
 	for _, f := range isoFiles {
-		summary = append(summary, fmt.Sprintf("ISO file:             %s (%d bytes)", f.Path, len(f.Data)))
+		summary = append(summary, fmt.Sprintf("ISO file:             %s (%d bytes)", f.Path, f.Size))
 	}
 	change.Description.Kargs = kargsDescription(edit)
 	if firstBoot {
@@ -329,7 +330,7 @@ func ignitionOptions(o buildOptions) []string {
 // entry loads, the --iso-file files in the ISO tree, the --karg-* edits on
 // every boot entry.
 func planGeneric(ctx context.Context, s *streams, o buildOptions, rm *remaster.Image) (*overlay.Image, []string, error) {
-	members, modes, isoFiles, err := extraFiles(o)
+	members, modes, isoFiles, err := extraFiles(s, o)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -360,7 +361,7 @@ func planGeneric(ctx context.Context, s *streams, o buildOptions, rm *remaster.I
 		}
 	}
 	for _, f := range isoFiles {
-		summary = append(summary, fmt.Sprintf("ISO file:             %s (%d bytes)", f.Path, len(f.Data)))
+		summary = append(summary, fmt.Sprintf("ISO file:             %s (%d bytes)", f.Path, f.Size))
 	}
 	if !edit.Empty() {
 		summary = append(summary, "kernel arguments:     "+strings.Join(kargsDescription(edit), "; "))

@@ -273,17 +273,33 @@ func TestBuildGeneric(t *testing.T) {
 	}
 
 	fails(t, "nothing on it is known to run Ignition, which --butane needs", nil, "build", "--butane", fixture.Customize(t, "live.bu"), "-o", filepath.Join(dir, "x.iso"), base)
-	fails(t, "the image has no directory /nocloud", nil, "build", "--iso-file", seed+":/nocloud/user-data", "-o", filepath.Join(dir, "x.iso"), base)
 	fails(t, "destination \"/a/../b\" is not a clean absolute file path", nil, "build", "--iso-file", seed+":/a/../b", "-o", filepath.Join(dir, "x.iso"), base)
 	fails(t, "nothing to do", nil, "build", "-o", filepath.Join(dir, "x.iso"), base)
 	big := filepath.Join(dir, "big")
 	if err := os.WriteFile(big, nil, 0o644); err != nil || os.Truncate(big, 65<<20) != nil {
 		t.Fatal("cannot make a sparse file")
 	}
-	fails(t, "add up to more than 64 MiB", nil, "build", "--iso-file", big+":/big", "-o", filepath.Join(dir, "x.iso"), base)
+	fails(t, "add up to more than 64 MiB", nil, "build", "--initrd-file", big+":/big", "-o", filepath.Join(dir, "x.iso"), base)
 	fails(t, "--initrd-file and --iso-file are for live ISOs without embed areas", nil, "build", "--iso-file", seed+":/user-data", "-o", filepath.Join(dir, "x.iso"), fixture.ISO(t, "embed-areas-2023-07.x86_64.iso"))
 	if _, err := os.Stat(filepath.Join(dir, "x.iso")); err == nil {
 		t.Error("a failed build left its output")
+	}
+
+	// --iso-file creates directories, and streams its files (no 64 MiB
+	// bound as for the initramfs, which is built in memory).
+	nocloud := filepath.Join(dir, "nocloud.iso")
+	ok(t, nil, "build", "--iso-file", seed+":/nocloud/user-data", "--iso-file", big+":/nocloud/big", "-o", nocloud, base)
+	for p, want := range map[string]int{"/nocloud/user-data": len("#cloud-config\n"), "/nocloud/big": 65 << 20} {
+		for _, tree := range [][]string{{"-R"}, {"-J"}} {
+			got, err := exec.Command(isoinfo, append([]string{"-i", nocloud, "-x", p}, tree...)...).Output()
+			if err != nil || len(got) != want {
+				t.Errorf("isoinfo %s -x %s: %d bytes, want %d (%v)", tree[0], p, len(got), want, err)
+			}
+		}
+	}
+	ok(t, nil, "iso", "reset", "-o", filepath.Join(dir, "reset2.iso"), nocloud)
+	if !bytes.Equal(readTestFile(t, filepath.Join(dir, "reset2.iso")), baseBytes) {
+		t.Error("iso reset of the image with new directories is not the base image")
 	}
 }
 

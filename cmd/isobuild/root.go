@@ -86,6 +86,17 @@ type streams struct {
 	// command is the path of the command that runs, such as
 	// "isobuild build".
 	command string
+	// open are the --iso-file sources, read while the image is written;
+	// closeOpen closes them.
+	open []*os.File
+}
+
+// closeOpen closes the files of s.open.
+func (s *streams) closeOpen() {
+	for _, f := range s.open {
+		f.Close()
+	}
+	s.open = nil
 }
 
 // exactArgs is cobra.ExactArgs with a usage error.

@@ -312,7 +312,7 @@ func checkArgs(s Syntax, a string) error {
 		for _, t := range lx.toks {
 			switch t.kind {
 			case tokSemi:
-				return fmt.Errorf("unquoted %q at byte %d ends the GRUB command early", a[t.start], t.start)
+				return fmt.Errorf("unquoted %q at byte %d ends the GRUB command early (write it as \\%c, or put the argument in single quotes)", a[t.start], t.start, a[t.start])
 			case tokComment:
 				return fmt.Errorf("unquoted %q at byte %d starts a GRUB comment", a[t.start], t.start)
 			case tokLBrace, tokRBrace:

@@ -44,6 +44,9 @@ type Editor struct {
 	chunks   []chunk          // appended, in order from end
 	serials  map[*Tree]uint32 // next Rock Ridge PX serial per tree
 	styles   map[*Tree]int    // primary-tree name length limit (see nameStyle)
+	tables   map[*Tree]ptInfo // path tables rewritten by MkdirAll (else the descriptor's)
+	stale    map[*Tree]bool   // trees whose path tables MkdirAll is about to rewrite
+	lower    map[*Tree]bool   // primary tree has lower-case names (see treeLower)
 	finished bool
 }
 
@@ -59,7 +62,7 @@ type chunk struct {
 // image size rounded up to 2048; the caller guarantees that t's current end
 // equals end (the Editor pads its own data to 2048 bytes).
 func NewEditor(im *Image, trees []*Tree, t Target, end int64) *Editor {
-	e := &Editor{im: im, trees: trees, target: t, end: end, cur: end, sectors: map[int64][]byte{}, serials: map[*Tree]uint32{}, styles: map[*Tree]int{}}
+	e := &Editor{im: im, trees: trees, target: t, end: end, cur: end, sectors: map[int64][]byte{}, serials: map[*Tree]uint32{}, styles: map[*Tree]int{}, tables: map[*Tree]ptInfo{}, stale: map[*Tree]bool{}, lower: map[*Tree]bool{}}
 	switch {
 	case end%SectorSize != 0 || end < im.size:
 		e.err = fmt.Errorf("edit ISO: appended data must start at a multiple of 2048 at or after the %d-byte image, not at %d", im.size, end)
@@ -345,7 +348,8 @@ type addPlan struct {
 // in place; otherwise the directory is moved: its re-packed extent is
 // appended, and its record in its parent (or the descriptor's root record),
 // its "." (and ".." for the root), the ".." of each child directory and its
-// L and M path table entries are repointed. Directories are never created.
+// L and M path table entries are repointed. Directories are never created
+// here: MkdirAll makes missing parents.
 func (e *Editor) AddFile(path string, r io.ReaderAt, size int64) error {
 	if err := e.check("add", path); err != nil {
 		return err
@@ -426,6 +430,12 @@ func (e *Editor) AddFile(path string, r io.ReaderAt, size int64) error {
 // like an ISO 9660:1999 tree (the primary tree shares the parent's extent
 // with one).
 func (e *Editor) planAdd(t *Tree, parentPath, leaf string, size int64, free bool) (addPlan, error) {
+	return e.planRecord(t, parentPath, leaf, free, func(ds []dent) ([]byte, error) { return e.newRecord(t, ds, leaf, size, free) })
+}
+
+// planRecord plans the record that mk builds for leaf in the tree's
+// parentPath, after checking that the parent is a directory without leaf.
+func (e *Editor) planRecord(t *Tree, parentPath, leaf string, free bool, mk func([]dent) ([]byte, error)) (addPlan, error) {
 	parent, err := t.resolve(e.readMeta, e.cur, parentPath)
 	if err != nil {
 		return addPlan{}, err
@@ -446,7 +456,7 @@ func (e *Editor) planAdd(t *Tree, parentPath, leaf string, size int64, free bool
 			return addPlan{}, fmt.Errorf("%s tree: %s: %w", t.Kind, joinPath(parent.Path, d.name), fs.ErrExist)
 		}
 	}
-	rec, err := e.newRecord(t, ds, leaf, size, free)
+	rec, err := mk(ds)
 	if err != nil {
 		return addPlan{}, fmt.Errorf("%s tree: %w", t.Kind, err)
 	}
@@ -979,12 +989,16 @@ func (e *Editor) fixDotDot(t *Tree, lba, oldLBA, parentLBA, parentLen uint32) er
 // in every path table of the tree not in done (tables, by offset, already
 // repointed for a tree sharing them), and adds them to done.
 func (e *Editor) fixPathTables(t *Tree, oldLBA, newLBA uint32, done map[int64]bool) error {
-	if t.ptSize > maxDirExtent {
-		return &FormatError{Offset: t.Descriptor + 132, What: t.Kind.String() + " volume descriptor", Err: fmt.Errorf("path table size %d exceeds %d", t.ptSize, maxDirExtent)}
+	if e.stale[t] {
+		return nil // MkdirAll writes the tree's path tables afresh
+	}
+	pt := e.pathTables(t)
+	if pt.size > maxDirExtent {
+		return &FormatError{Offset: t.Descriptor + 132, What: t.Kind.String() + " volume descriptor", Err: fmt.Errorf("path table size %d exceeds %d", pt.size, maxDirExtent)}
 	}
 	found := false
-	for i, pl := range t.ptLocs {
-		if pl.lba == 0 || (i == 1 || i == 3) && pl.lba == t.ptLocs[i-1].lba {
+	for i, pl := range pt.locs {
+		if pl.lba == 0 || (i == 1 || i == 3) && pl.lba == pt.locs[i-1].lba {
 			continue // absent optional copy
 		}
 		start := t.abs(pl.lba)
@@ -993,10 +1007,10 @@ func (e *Editor) fixPathTables(t *Tree, oldLBA, newLBA uint32, done map[int64]bo
 			continue
 		}
 		done[start] = true
-		if start+int64(t.ptSize) > e.cur {
-			return &FormatError{Offset: t.Descriptor + 132, What: t.Kind.String() + " volume descriptor", Err: fmt.Errorf("path table [%d, %d) beyond the image", start, start+int64(t.ptSize))}
+		if start+int64(pt.size) > e.cur {
+			return &FormatError{Offset: t.Descriptor + 132, What: t.Kind.String() + " volume descriptor", Err: fmt.Errorf("path table [%d, %d) beyond the image", start, start+int64(pt.size))}
 		}
-		tab := make([]byte, t.ptSize)
+		tab := make([]byte, pt.size)
 		if err := e.readMeta(tab, start); err != nil {
 			return &FormatError{Offset: start, What: t.Kind.String() + " path table", Err: err}
 		}
@@ -1022,8 +1036,8 @@ func (e *Editor) fixPathTables(t *Tree, oldLBA, newLBA uint32, done map[int64]bo
 			pos += 8 + n + n%2
 		}
 	}
-	if !found && t.ptLocs[0].lba != 0 {
-		return &FormatError{Offset: t.abs(t.ptLocs[0].lba), What: t.Kind.String() + " path table", Err: fmt.Errorf("no entry for the directory at LBA %d", oldLBA)}
+	if !found && pt.locs[0].lba != 0 {
+		return &FormatError{Offset: t.abs(pt.locs[0].lba), What: t.Kind.String() + " path table", Err: fmt.Errorf("no entry for the directory at LBA %d", oldLBA)}
 	}
 	return nil
 }

@@ -91,6 +91,10 @@ func FuzzTrees(f *testing.F) {
 		_ = ed.AddFile("/d/new.img", bytes.NewReader([]byte("new")), 3)
 		_ = ed.AddFile("/new.img", bytes.NewReader([]byte("new")), 3)
 		_ = ed.ReplaceFile("/a/b.txt", bytes.NewReader([]byte("new")), 3)
+		if ed.MkdirAll("/d/new/dir") == nil {
+			_ = ed.AddFile("/d/new/dir/f", bytes.NewReader([]byte("new")), 3)
+		}
+		_ = ed.MkdirAll("/nocloud")
 		_ = ed.Finish(ed.End())
 	})
 }

@@ -5,7 +5,9 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"hash"
+	"io"
 	"strings"
 )
 
@@ -38,7 +40,10 @@ func (im *Image) checksumLists(changed []File) ([]File, error) {
 		if _, err := im.Trees[0].Section(e).ReadAt(data, 0); err != nil {
 			return nil, err
 		}
-		updated, ok := updateChecksums(data, changed, l.hash)
+		updated, ok, err := updateChecksums(data, changed, l.hash)
+		if err != nil {
+			return nil, err
+		}
 		if ok {
 			out = append(out, File{Path: l.path, Data: updated})
 		}
@@ -48,7 +53,7 @@ func (im *Image) checksumLists(changed []File) ([]File, error) {
 
 // updateChecksums rewrites the lines "HASH  ./path" (or "HASH  path") of
 // the changed files and appends lines for the files it does not list.
-func updateChecksums(list []byte, changed []File, newHash func() hash.Hash) ([]byte, bool) {
+func updateChecksums(list []byte, changed []File, newHash func() hash.Hash) ([]byte, bool, error) {
 	lines := strings.SplitAfter(string(list), "\n")
 	prefix := "./"
 	sep := "  "
@@ -68,13 +73,16 @@ func updateChecksums(list []byte, changed []File, newHash func() hash.Hash) ([]b
 		index[strings.TrimPrefix(rest, "./")] = i
 	}
 	if len(index) == 0 {
-		return nil, false
+		return nil, false, nil
 	}
 	var buf bytes.Buffer
 	appended := false
 	for _, f := range changed {
 		h := newHash()
-		h.Write(f.Data)
+		r, n := f.content()
+		if _, err := io.Copy(h, io.NewSectionReader(r, 0, n)); err != nil {
+			return nil, false, fmt.Errorf("checksum of %s: %w", f.Path, err)
+		}
 		sum := hex.EncodeToString(h.Sum(nil))
 		name := strings.TrimPrefix(f.Path, "/")
 		if i, ok := index[name]; ok {
@@ -91,5 +99,5 @@ func updateChecksums(list []byte, changed []File, newHash func() hash.Hash) ([]b
 	for _, l := range lines {
 		buf.WriteString(l)
 	}
-	return buf.Bytes(), !bytes.Equal(buf.Bytes(), list)
+	return buf.Bytes(), !bytes.Equal(buf.Bytes(), list), nil
 }

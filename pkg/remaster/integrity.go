@@ -1,7 +1,6 @@
 package remaster
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/isobuild/isobuild/pkg/iso"
@@ -18,20 +17,26 @@ func (e *UDFError) Error() string {
 
 // ChecksumError is returned by Overlay for an image with an implanted
 // media checksum (implantisomd5, in the primary descriptor's
-// application-use area): every change to the image invalidates it, and the
-// boot menu's media check would then fail.
+// application-use area) that isobuild cannot recompute: a damaged one, or
+// one in a place checkisomd5 would not find. Every change to the image
+// invalidates the checksum, and the boot menu's media check would then
+// fail; a readable one is recomputed (see implantChecksum).
 type ChecksumError struct {
 	Offset int64
 	Kind   string
+	Err    error
 }
 
 func (e *ChecksumError) Error() string {
-	return fmt.Sprintf("the image carries an implanted %s at byte %d, which any change invalidates and which isobuild does not recompute yet", e.Kind, e.Offset)
+	return fmt.Sprintf("the image carries an implanted %s at byte %d that isobuild cannot recompute, so the customized image would fail the media check: %v", e.Kind, e.Offset, e.Err)
 }
 
+func (e *ChecksumError) Unwrap() error { return e.Err }
+
 // Integrity checks that nothing in the image would silently go stale when
-// files are appended: a UDF bridge or an implanted media checksum. It
-// returns a *UDFError or a *ChecksumError, or nil.
+// files are appended: a UDF bridge, or an implanted media checksum that
+// cannot be recomputed. It returns a *UDFError or a *ChecksumError, or
+// nil.
 func (im *Image) Integrity() error {
 	descs := im.ISO.Descriptors()
 	if len(descs) == 0 {
@@ -54,13 +59,6 @@ func (im *Image) Integrity() error {
 			return &UDFError{Offset: off}
 		}
 	}
-	pvd := im.ISO.Primary().Offset
-	app := make([]byte, 512)
-	if _, err := im.r.ReadAt(app, pvd+883); err != nil {
-		return fmt.Errorf("reading the primary descriptor: %w", err)
-	}
-	if i := bytes.Index(app, []byte("ISO MD5SUM = ")); i >= 0 {
-		return &ChecksumError{Offset: pvd + 883 + int64(i), Kind: "media checksum (implantisomd5, checked by the rd.live.check boot option and checkisomd5)"}
-	}
-	return nil
+	_, err := im.implantedChecksum()
+	return err
 }

@@ -8,9 +8,8 @@ import (
 	"github.com/isobuild/isobuild/pkg/bootcfg"
 )
 
-// maxRebaseFile bounds each file that Customization reads into memory:
-// the extra initramfs and the files the record names. isobuild's own
-// builds keep them far smaller.
+// maxRebaseFile bounds the extra initramfs that Customization reads into
+// memory. isobuild's own builds keep it far smaller.
 const maxRebaseFile = 256 << 20
 
 // Customization returns what made a customized image from its base, so
@@ -19,8 +18,9 @@ const maxRebaseFile = 256 << 20
 // a Change that, given to the base's Overlay, makes an image with the same
 // extra initramfs, the same files and the same kernel arguments as im.
 //
-// The change's Initrd and Files hold the bytes im has at the paths its
-// record names; its Args give each boot entry of the base the arguments
+// The change's Initrd holds the bytes im has at the path its record
+// names, and its Files read the bytes im has at theirs (so im's reader
+// must stay open until the new image is written); its Args give each boot entry of the base the arguments
 // of the same entry (the same configuration file, the same position in
 // it) in im. Its Description is the record's.
 func (im *Image) Customization() (*Image, Change, error) {
@@ -44,11 +44,15 @@ func (im *Image) Customization() (*Image, Change, error) {
 		c.InitrdPath = d.Initrd
 	}
 	for _, p := range d.Files {
-		data, err := im.readFile(p)
+		// Read from im when the image is written, as large as it is.
+		e, err := im.Trees[0].Lookup(p)
+		if err == nil && e.IsDir {
+			err = fmt.Errorf("%s is a directory", p)
+		}
 		if err != nil {
 			return nil, Change{}, fmt.Errorf("reading the added file: %w", err)
 		}
-		c.Files = append(c.Files, File{Path: p, Data: data})
+		c.Files = append(c.Files, File{Path: p, Reader: io.NewSectionReader(im.r, e.Offset, e.Length), Size: e.Length})
 	}
 
 	// The entries of a configuration keep their order and number through

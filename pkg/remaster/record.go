@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/isobuild/isobuild/pkg/iso"
 	"github.com/isobuild/isobuild/pkg/overlay"
+	"github.com/isobuild/isobuild/pkg/sysarea"
 )
 
 // Record layout, all integers little-endian, padded with zeros to a whole
@@ -25,7 +27,8 @@ import (
 //	68    4  description length D
 //	72   32  SHA-256 of bytes [32, 72) and [104, record length)
 //	104  32  SHA-256 of the remastered image's bytes [0, G): the system
-//	         area and the volume descriptors, as the remaster wrote them
+//	         area and the volume descriptors, as the remaster wrote them,
+//	         with an implanted media checksum (isomd5) read as spaces
 //	136 12N  ranges: offset (8), length (4)
 //	     ... the original bytes of each range, in order
 //	     D   the description, JSON
@@ -111,11 +114,20 @@ func sealRecord(rec []byte, at int64, img io.ReaderAt) error {
 	if _, err := img.ReadAt(guard, 0); err != nil {
 		return fmt.Errorf("reading the remastered image's descriptors: %w", err)
 	}
-	g := sha256.Sum256(guard)
+	g := guardHash(guard)
 	copy(rec[104:136], g[:])
 	sum := recordSum(rec[:binary.LittleEndian.Uint64(rec[32:])])
 	copy(rec[72:104], sum[:])
 	return nil
+}
+
+// guardHash returns the guard checksum of head, the image's bytes [0, G).
+// An implanted media checksum in the primary descriptor's application-use
+// area is hashed as spaces (head is changed in place): it is implanted
+// after the record is sealed (see implantChecksum).
+func guardHash(head []byte) [32]byte {
+	blankChecksum(head)
+	return sha256.Sum256(head)
 }
 
 func recordSum(rec []byte) [32]byte {
@@ -128,15 +140,67 @@ func recordSum(rec []byte) [32]byte {
 }
 
 // FindRecord returns the reset record of the image r of size bytes, or nil
-// if isobuild did not remaster it. It reads only the end of the image.
+// if isobuild did not remaster it. It reads only the system area, the end
+// of the image and the few MiB before the start of each partition.
 func FindRecord(r io.ReaderAt, size int64) (*Record, error) { return findRecord(r, size) }
 
-// findRecord looks for a reset record in the last sectors of the image.
+// maxRecordWindows bounds how many partition starts findRecord searches
+// before, besides the end of the image.
+const maxRecordWindows = 8
+
+// findRecord looks for a reset record in the last sectors of the image and
+// in the sectors before the start of each partition that the MBR or GPT
+// lists: a remaster that moved an appended partition behind its data left
+// the record before that partition, which can be far from the end.
 func findRecord(r io.ReaderAt, size int64) (*Record, error) {
-	start := max(0, size-recordSearch) / iso.SectorSize * iso.SectorSize
-	tail := make([]byte, size-start)
-	if _, err := r.ReadAt(tail, start); err != nil && err != io.EOF {
-		return nil, fmt.Errorf("reading the end of the image: %w", err)
+	ends := []int64{size}
+	if sys, err := sysarea.Read(r, size); err == nil {
+		var starts []int64
+		if m := sys.MBR; m != nil {
+			for _, p := range m.Partitions {
+				if p.Sectors != 0 && p.Type != 0xEE {
+					starts = append(starts, int64(p.Start)*sysarea.SectorSize)
+				}
+			}
+		}
+		if g := sys.GPT; g != nil {
+			for _, p := range g.Partitions {
+				if p.First < uint64(size/sysarea.SectorSize) {
+					starts = append(starts, int64(p.First)*sysarea.SectorSize)
+				}
+			}
+		}
+		// The latest starts first: a moved partition lies after the data.
+		slices.Sort(starts)
+		starts = slices.Compact(starts)
+		for i := len(starts) - 1; i >= 0 && len(ends) <= maxRecordWindows; i-- {
+			if s := starts[i]; s >= recordHeader && s < size {
+				ends = append(ends, s)
+			}
+		}
+	}
+	var buf []byte
+	for _, end := range ends {
+		rec, err := findRecordBefore(r, size, end, &buf)
+		if rec != nil || err != nil {
+			return rec, err
+		}
+	}
+	return nil, nil
+}
+
+// findRecordBefore looks for a record in the recordSearch bytes before
+// end, reading them into *buf.
+func findRecordBefore(r io.ReaderAt, size, end int64, buf *[]byte) (*Record, error) {
+	start := max(0, end-recordSearch) / iso.SectorSize * iso.SectorSize
+	if int64(cap(*buf)) < end-start {
+		*buf = make([]byte, end-start)
+	}
+	tail := (*buf)[:end-start]
+	if n, err := r.ReadAt(tail, start); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("reading the image at byte %d: %w", start, err)
+	} else if n < len(tail) {
+		clear(tail[n:])
 	}
 	for off := int64(len(tail)) / iso.SectorSize * iso.SectorSize; off >= 0; off -= iso.SectorSize {
 		if off+recordHeader > int64(len(tail)) || string(tail[off:off+32]) != recordMagic {
@@ -242,7 +306,7 @@ func (im *Image) Reset() (*overlay.Image, error) {
 	if _, err := im.r.ReadAt(guard, 0); err != nil {
 		return nil, &RecordError{Offset: rec.Offset, Err: err}
 	}
-	if sha256.Sum256(guard) != rec.guardSum {
+	if guardHash(guard) != rec.guardSum {
 		return nil, ErrModified
 	}
 	ov := overlay.New(im.r, rec.BaseSize)

@@ -16,6 +16,18 @@
 // boot images, boot-info tables, the volume label, the dates and every
 // other byte stay as they were.
 //
+// # Partition offsets and appended partitions
+//
+// In Ubuntu-style images (xorriso -partition_offset with an appended EFI
+// system partition) the ISO 9660 volume is also partition 1, and the
+// appended partitions follow the ISO data. Partition 1 grows to the new
+// end of the volume, so its view (the twin trees) shows the new files, and
+// the appended partitions, which would now overlap it, are copied behind
+// the new data (as appended extents that read the base image, see
+// [sysarea.Growth]) and their MBR and GPT entries repointed. Their old
+// bytes stay in place inside the grown volume, where El Torito's UEFI
+// entry still points.
+//
 // # Reset record
 //
 // The last sectors of the appended ISO data hold a record of the
@@ -24,13 +36,15 @@
 // uses it to give back the base image byte for byte, and [Image.Record]
 // tells callers that an image was customized by isobuild. The record is
 // found by scanning the end of the image (it lies before the padding and
-// the backup GPT, at most a few MiB from the end) for its magic and
-// checking its SHA-256.
+// the backup GPT, at most a few MiB from the end) and the few MiB before
+// the start of each partition (it lies before a moved partition) for its
+// magic and checking its SHA-256.
 package remaster
 
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -137,6 +151,20 @@ func (im *Image) Flatcar() bool {
 type File struct {
 	Path string // absolute ISO path, such as /nocloud/user-data
 	Data []byte
+	// Reader and Size, when Reader is set, give the contents instead of
+	// Data, for files too large to hold in memory: they are read when
+	// the image is written (and in part when it is checked), so Reader
+	// must stay readable, with the same bytes, until then.
+	Reader io.ReaderAt
+	Size   int64
+}
+
+// content returns the file's contents as a reader and a size.
+func (f File) content() (io.ReaderAt, int64) {
+	if f.Reader != nil {
+		return f.Reader, f.Size
+	}
+	return bytes.NewReader(f.Data), int64(len(f.Data))
 }
 
 // Change is a customization.
@@ -197,9 +225,6 @@ func (im *Image) Overlay(c Change) (*overlay.Image, error) {
 	if im.record != nil {
 		return nil, ErrCustomized
 	}
-	if off := im.System.PartitionOffset(); off > 0 {
-		return nil, &PartitionOffsetError{Offset: off}
-	}
 	if err := im.Integrity(); err != nil {
 		return nil, err
 	}
@@ -240,22 +265,13 @@ func (im *Image) Overlay(c Change) (*overlay.Image, error) {
 		}
 		covered = grown
 	}
+	if err := im.implantChecksum(ov, covered); err != nil {
+		return nil, err
+	}
 	if err := verify(ov, added, im); err != nil {
 		return nil, fmt.Errorf("checking the remastered image: %w", err)
 	}
 	return ov, nil
-}
-
-// PartitionOffsetError is returned by Overlay for an image whose ISO 9660
-// volume is also partition 1 at a partition offset (xorriso
-// -partition_offset, as in Ubuntu's and Arch's ISOs), usually followed by
-// an appended EFI partition. Appended files would lie beyond partition 1,
-// invisible to whatever reads the volume through it, unless the appended
-// partition is moved behind them, which this package does not do yet.
-type PartitionOffsetError struct{ Offset int64 }
-
-func (e *PartitionOffsetError) Error() string {
-	return fmt.Sprintf("the ISO 9660 volume is partition 1 at byte %d (a partition offset, as in Ubuntu-style images): appending files there is not supported yet, since they would lie outside partition 1", e.Offset)
 }
 
 // ErrCustomized is returned by Overlay for an image that isobuild already
@@ -309,22 +325,23 @@ func (im *Image) plan(c Change, record []byte) (*overlay.Image, []File, error) {
 	}
 	for _, f := range c.Files {
 		p := "/" + strings.TrimPrefix(path.Clean(f.Path), "/")
+		r, n := f.content()
 		_, err := im.Trees[0].Lookup(p)
 		switch {
 		case err == nil:
-			err = ed.ReplaceFile(p, bytes.NewReader(f.Data), int64(len(f.Data)))
+			err = ed.ReplaceFile(p, r, n)
 		case errors.Is(err, fs.ErrNotExist):
-			if dir := path.Dir(p); dir != "/" {
-				if d, derr := im.Trees[0].Lookup(dir); derr != nil || !d.IsDir {
-					return nil, nil, fmt.Errorf("adding %s: the image has no directory %s, and new files go into existing directories only (a new directory would renumber the path tables, which isobuild does not do yet): put it in / or in a directory the image has", p, dir)
-				}
+			// Missing parent directories are created in every tree (the
+			// path tables are rewritten).
+			if err = ed.MkdirAll(path.Dir(p)); err == nil {
+				err = ed.AddFile(p, r, n)
 			}
-			err = ed.AddFile(p, bytes.NewReader(f.Data), int64(len(f.Data)))
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("adding %s: %w", p, err)
 		}
-		files = append(files, File{Path: p, Data: f.Data})
+		f.Path = p
+		files = append(files, f)
 	}
 	sums, err := im.checksumLists(files)
 	if err != nil {
@@ -343,13 +360,28 @@ func (im *Image) plan(c Change, record []byte) (*overlay.Image, []File, error) {
 		}
 		im.recordOffset = at
 	}
-	oldVolumeEnd := int64(im.ISO.Primary().VolumeSpaceSize) * iso.SectorSize
-	g, err := im.System.Grow(oldVolumeEnd, ed.End())
+	g, err := im.System.Grow(im.dataEnd(), ed.End())
 	if err != nil {
 		return nil, nil, fmt.Errorf("growing the partition tables: %w", err)
 	}
 	if err := ed.Finish(g.Size); err != nil {
 		return nil, nil, err
+	}
+	// Partitions after the old ISO data (an appended EFI system
+	// partition) move behind the new data, where the grown tables point;
+	// their old bytes stay where they are too, inside the grown volume,
+	// for the El Torito entry that points there.
+	for _, m := range g.Moves {
+		if pad := m.To - ov.Size(); pad > 0 {
+			if _, err := ov.Append(zeros{}, pad); err != nil {
+				return nil, nil, err
+			}
+		} else if pad < 0 {
+			return nil, nil, fmt.Errorf("internal error: a partition moves to byte %d, before the end of the data at %d", m.To, ov.Size())
+		}
+		if _, err := ov.Append(io.NewSectionReader(im.r, m.From, m.Length), m.Length); err != nil {
+			return nil, nil, err
+		}
 	}
 	for _, p := range g.Patches {
 		if err := ov.Patch(p.Off, p.Data); err != nil {
@@ -380,6 +412,25 @@ func (im *Image) plan(c Change, record []byte) (*overlay.Image, []File, error) {
 	return ov, files, nil
 }
 
+// dataEnd returns where the ISO 9660 data of the image ends: the smallest
+// end of a tree's volume (its base plus its volume space size). With a
+// partition offset the primary descriptor's size usually covers the whole
+// image, appended partitions included, while the Joliet and twin
+// descriptors' sizes end at the ISO data.
+func (im *Image) dataEnd() int64 {
+	end := int64(im.ISO.Primary().VolumeSpaceSize) * iso.SectorSize
+	var b [4]byte
+	for _, t := range im.Trees {
+		if _, err := im.r.ReadAt(b[:], t.Descriptor+80); err != nil {
+			continue
+		}
+		if e := t.Base + int64(binary.LittleEndian.Uint32(b[:]))*iso.SectorSize; e > t.Base && e < end {
+			end = e
+		}
+	}
+	return end
+}
+
 // verify re-reads the remastered image.
 func verify(ov *overlay.Image, files []File, base *Image) error {
 	img, err := iso.Open(ov, ov.Size())
@@ -391,6 +442,12 @@ func verify(ov *overlay.Image, files []File, base *Image) error {
 		return err
 	}
 	if err := out.Verify(); err != nil {
+		return err
+	}
+	if err := out.NewOverlaps(base.System); err != nil {
+		return err
+	}
+	if err := verifyMoves(ov, base); err != nil {
 		return err
 	}
 	var bases []int64
@@ -419,6 +476,7 @@ func verify(ov *overlay.Image, files []File, base *Image) error {
 	for _, f := range files {
 		changed[strings.ToLower(strings.TrimPrefix(f.Path, "/"))] = true
 	}
+	checked := map[[2]int64]bool{}
 	for i, t := range trees {
 		// Every file of the base is still there, with the same data,
 		// unless the remaster replaced it.
@@ -450,19 +508,90 @@ func verify(ov *overlay.Image, files []File, base *Image) error {
 			if err != nil {
 				return fmt.Errorf("%s tree at byte %d: %w", t.Kind, t.Descriptor, err)
 			}
-			got := make([]byte, len(f.Data))
-			if e.Length != int64(len(f.Data)) {
-				return fmt.Errorf("%s tree at byte %d: %s is %d bytes, want %d", t.Kind, t.Descriptor, f.Path, e.Length, len(f.Data))
+			r, n := f.content()
+			if e.Length != n {
+				return fmt.Errorf("%s tree at byte %d: %s is %d bytes, want %d", t.Kind, t.Descriptor, f.Path, e.Length, n)
 			}
-			if _, err := ov.ReadAt(got, e.Offset); err != nil {
-				return err
+			// Trees share the file's extent: its bytes are compared once.
+			if checked[[2]int64{e.Offset, n}] {
+				continue
 			}
-			if !bytes.Equal(got, f.Data) {
+			checked[[2]int64{e.Offset, n}] = true
+			if same, err := sameBytes(ov, e.Offset, r, n); err != nil {
+				return fmt.Errorf("%s tree at byte %d: %s: %w", t.Kind, t.Descriptor, f.Path, err)
+			} else if !same {
 				return fmt.Errorf("%s tree at byte %d: %s does not hold the new contents", t.Kind, t.Descriptor, f.Path)
 			}
 		}
 	}
 	return nil
+}
+
+// verifyMoves checks that every partition the remaster moved holds the
+// bytes it held in the base image.
+func verifyMoves(ov *overlay.Image, base *Image) error {
+	g, err := base.System.Grow(base.dataEnd(), alignUp(base.size, iso.SectorSize))
+	if err != nil {
+		return err
+	}
+	if len(g.Moves) == 0 {
+		return nil
+	}
+	out, err := sysarea.Read(ov, ov.Size())
+	if err != nil {
+		return err
+	}
+	// The first moved partition's new start tells where the run went.
+	to := int64(-1)
+	if out.GPT != nil {
+		for _, p := range out.GPT.Partitions {
+			if old := gptFirst(base.System, p.Index); old >= 0 && old*sysarea.SectorSize == g.Moves[0].From {
+				to = int64(p.First) * sysarea.SectorSize
+			}
+		}
+	}
+	if to < 0 && out.MBR != nil && base.System.MBR != nil {
+		for i, p := range out.MBR.Partitions {
+			if q := base.System.MBR.Partitions[i]; q.Sectors != 0 && q.Type != 0xEE && int64(q.Start)*sysarea.SectorSize == g.Moves[0].From {
+				to = int64(p.Start) * sysarea.SectorSize
+			}
+		}
+	}
+	if to < 0 {
+		return fmt.Errorf("the partition at byte %d was to move, but no table entry of the remastered image is one", g.Moves[0].From)
+	}
+	m := g.Moves[0]
+	if to+m.Length > ov.Size() {
+		return fmt.Errorf("the partition moved from byte %d to %d (%d bytes) lies beyond the end of the remastered image", m.From, to, m.Length)
+	}
+	a := make([]byte, 1<<20)
+	b := make([]byte, len(a))
+	for off := int64(0); off < m.Length; off += int64(len(a)) {
+		n := min(int64(len(a)), m.Length-off)
+		if _, err := base.r.ReadAt(a[:n], m.From+off); err != nil {
+			return fmt.Errorf("reading the base image at byte %d: %w", m.From+off, err)
+		}
+		if _, err := ov.ReadAt(b[:n], to+off); err != nil {
+			return fmt.Errorf("reading the remastered image at byte %d: %w", to+off, err)
+		}
+		if !bytes.Equal(a[:n], b[:n]) {
+			return fmt.Errorf("the partition moved from byte %d to byte %d differs from the original at byte %d of it", m.From, to, off)
+		}
+	}
+	return nil
+}
+
+// gptFirst returns the first sector of GPT partition index of l, or -1.
+func gptFirst(l *sysarea.Layout, index int) int64 {
+	if l.GPT == nil {
+		return -1
+	}
+	for _, p := range l.GPT.Partitions {
+		if p.Index == index {
+			return int64(p.First)
+		}
+	}
+	return -1
 }
 
 // ErrUEFIConfig is returned for an image that boots under UEFI but has no
@@ -534,4 +663,52 @@ type zeros struct{}
 func (zeros) ReadAt(p []byte, off int64) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// checkWhole is the size up to which verify compares a new file's bytes
+// whole; of a larger one (streamed from its source, never held in memory)
+// it compares the first and the last checkEnds bytes, which catch an
+// extent that is off by any number of sectors without reading the file
+// twice.
+const (
+	checkWhole = 16 << 20
+	checkEnds  = 1 << 20
+)
+
+// sameBytes reports whether img holds at off the n bytes of r.
+func sameBytes(img io.ReaderAt, off int64, r io.ReaderAt, n int64) (bool, error) {
+	spans := [][2]int64{{0, n}}
+	if n > checkWhole {
+		spans = [][2]int64{{0, checkEnds}, {n - checkEnds, checkEnds}}
+	}
+	a, b := make([]byte, 64<<10), make([]byte, 64<<10)
+	for _, sp := range spans {
+		for done := int64(0); done < sp[1]; {
+			k := min(int64(len(a)), sp[1]-done)
+			at := sp[0] + done
+			if _, err := readFullAt(img, a[:k], off+at); err != nil {
+				return false, err
+			}
+			if _, err := readFullAt(r, b[:k], at); err != nil {
+				return false, fmt.Errorf("reading its source at byte %d: %w", at, err)
+			}
+			if !bytes.Equal(a[:k], b[:k]) {
+				return false, nil
+			}
+			done += k
+		}
+	}
+	return true, nil
+}
+
+// readFullAt is ReadAt that counts io.EOF after a full read as success.
+func readFullAt(r io.ReaderAt, p []byte, off int64) (int, error) {
+	n, err := r.ReadAt(p, off)
+	if n == len(p) {
+		return n, nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
 }

@@ -10,6 +10,13 @@
 // bytes that exist in the old image plus a Tail (the new backup GPT) that
 // goes at the end of the new image; it never touches boot code, the
 // isolinux LBA (bytes 432–439) or the disk signature (bytes 440–443).
+// Partitions that follow the ISO 9660 data (the EFI system partition and
+// gap partitions that xorriso appends after a volume at a partition
+// offset, as in Ubuntu's and Arch's ISOs) would overlap the grown volume:
+// Grow moves them behind the new data and says so in Growth.Moves, which
+// the caller copies. [Layout.NewOverlaps] tells whether a change made
+// partitions overlap that did not before (Verify accepts overlaps, which
+// hybrid images have on purpose).
 //
 // Everything here works on an [io.ReaderAt] and plain values: no file
 // access, no printing. Input is treated as untrusted: the GPT entry array

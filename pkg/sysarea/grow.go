@@ -17,6 +17,19 @@ type Growth struct {
 	// Tail goes at [Size-len(Tail), Size): the backup GPT array and
 	// header. It is nil without GPT.
 	Tail []byte
+	// Moves are the partitions that lay after the old ISO 9660 volume
+	// (an appended EFI system partition, a gap partition) and now lie
+	// after the new one, sorted by To. The caller must copy each one:
+	// the Length bytes of the old image at From go to To of the new
+	// image, which the tables now point at. Move sources are old bytes
+	// that no Patch changes.
+	Moves []Move
+}
+
+// Move is a run of Length bytes of the old image at byte From that goes to
+// byte To of the new image.
+type Move struct {
+	From, To, Length int64
 }
 
 // Patch is data to write at byte offset Off.
@@ -33,6 +46,22 @@ const mib = 1 << 20
 // room for the backup GPT, rounded up to 1 MiB when l.Size is a multiple
 // of 1 MiB and to 2048 otherwise. Bytes between newVolumeEnd and
 // Size-len(Tail) are zeros.
+//
+// Partitions that start at or after oldVolumeEnd (xorriso's appended
+// partitions and gap partitions after an ISO whose volume is partition 1
+// at a partition offset) would overlap a partition 1 grown to the new
+// volume end; they move behind the new data instead, keeping their order
+// and the gaps between them. The run from the first one's start to the
+// last one's end (but not into the old backup GPT) becomes one [Move] to
+// the first multiple of A at or after newVolumeEnd, where A is the
+// largest power of two up to 1 MiB that divides the old start, so the
+// partitions keep their alignment. Their MBR and GPT entries move by the
+// same amount (start and end CHS recomputed), and one that ended at the
+// old image end or LastUsable is stretched as below. The new image is
+// then, in order: the old image (patched), the caller's data up to
+// newVolumeEnd, zeros, the moved run at To, zeros, the Tail; Size leaves
+// room for the Tail after the moved run and is rounded as above. Grow
+// never makes partitions overlap that did not overlap before.
 //
 // l.Size need not be a multiple of 512 (a base with a few stray bytes at
 // its end): the caller pads the old image with zeros up to its new data,
@@ -77,8 +106,19 @@ func (l *Layout) Grow(oldVolumeEnd, newVolumeEnd int64) (*Growth, error) {
 	if l.Size%mib == 0 {
 		align = mib
 	}
-	size := (newVolumeEnd + tailLen + align - 1) / align * align
+	mv, extent, err := l.planMove(oldVolumeEnd, newVolumeEnd)
+	if err != nil {
+		return nil, err
+	}
+	dataEnd := newVolumeEnd
+	if mv != nil {
+		dataEnd = mv.To + extent
+	}
+	size := (dataEnd + tailLen + align - 1) / align * align
 	gr := &Growth{Size: size}
+	if mv != nil {
+		gr.Moves = []Move{*mv}
+	}
 
 	o := oldEnds{
 		floor: uint64(l.Size / SectorSize),
@@ -94,13 +134,13 @@ func (l *Layout) Grow(oldVolumeEnd, newVolumeEnd int64) (*Growth, error) {
 
 	var gptPatches []Patch
 	if g := l.GPT; g != nil {
-		zeros, patches, tail := l.growGPT(g, arraySectors, o, newEnd, oldVol, newVol)
+		zeros, patches, tail := l.growGPT(g, arraySectors, o, newEnd, oldVol, newVol, mv)
 		gr.Patches = append(gr.Patches, zeros...)
 		gptPatches = patches
 		gr.Tail = tail
 	}
 	if m := l.MBR; m != nil {
-		p, err := l.growMBR(m, o, newEnd, oldVol, newVol)
+		p, err := l.growMBR(m, o, newEnd, oldVol, newVol, mv)
 		if err != nil {
 			return nil, err
 		}
@@ -114,7 +154,112 @@ func (l *Layout) Grow(oldVolumeEnd, newVolumeEnd int64) (*Growth, error) {
 		}
 		gr.Patches = append(gr.Patches, p...)
 	}
+	if err := l.checkGrowth(gr); err != nil {
+		return nil, err
+	}
 	return gr, nil
+}
+
+// planMove finds the partitions that start at or after oldVolumeEnd and
+// plans their move behind newVolumeEnd (see Grow). It returns nil when
+// there are none, else the move and the length of the run of partitions
+// (which can be longer than the bytes to copy, when a partition reaches
+// into the old backup GPT).
+func (l *Layout) planMove(oldVolumeEnd, newVolumeEnd int64) (*Move, int64, error) {
+	from, end := int64(-1), int64(0)
+	limit := (l.Size + SectorSize - 1) / SectorSize
+	add := func(what string, field int64, start, stop uint64) error {
+		if int64(start)*SectorSize < oldVolumeEnd {
+			return nil
+		}
+		if stop > uint64(limit) || start >= stop {
+			return fmt.Errorf("grow: %s (byte offset %d) spans sectors %d..%d, not inside the %d-byte image, so it cannot be moved behind the new data", what, field, start, stop, l.Size)
+		}
+		if from < 0 || int64(start)*SectorSize < from {
+			from = int64(start) * SectorSize
+		}
+		end = max(end, int64(stop)*SectorSize)
+		return nil
+	}
+	if m := l.MBR; m != nil {
+		for i, p := range m.Partitions {
+			if p.Sectors == 0 || p.Type == 0xEE {
+				continue
+			}
+			if err := add(fmt.Sprintf("mbr partition %d", i+1), int64(mbrTableOff+16*i+8), uint64(p.Start), uint64(p.Start)+uint64(p.Sectors)); err != nil {
+				return nil, 0, err
+			}
+		}
+	}
+	if g := l.GPT; g != nil {
+		for _, p := range g.Partitions {
+			if p.Last == ^uint64(0) {
+				continue
+			}
+			if err := add(fmt.Sprintf("gpt partition %d", p.Index+1), int64(g.EntryLBA)*SectorSize+int64(p.Index)*int64(g.EntrySize)+32, p.First, p.Last+1); err != nil {
+				return nil, 0, err
+			}
+		}
+	}
+	if from < 0 {
+		return nil, 0, nil
+	}
+	// The old backup GPT is not partition data: it is zeroed in place
+	// and written anew at the end, so it is not copied.
+	copyEnd := min(end, l.Size)
+	if b := l.BackupGPT; b != nil {
+		for _, at := range []int64{int64(b.at) * SectorSize, int64(b.EntryLBA) * SectorSize} {
+			if at > from && at < copyEnd {
+				copyEnd = at
+			}
+		}
+	}
+	align := int64(mib)
+	for from%align != 0 {
+		align /= 2
+	}
+	to := (newVolumeEnd + align - 1) / align * align
+	return &Move{From: from, To: to, Length: copyEnd - from}, end - from, nil
+}
+
+// moves reports whether a partition starting at sector start is moved.
+func (mv *Move) moves(start uint64) bool {
+	return mv != nil && int64(start)*SectorSize >= mv.From
+}
+
+// delta is the distance of a move in sectors.
+func (mv *Move) delta() uint64 { return uint64((mv.To - mv.From) / SectorSize) }
+
+// checkGrowth makes sure that the tables Grow wrote have no overlapping
+// partitions that did not overlap before.
+func (l *Layout) checkGrowth(gr *Growth) error {
+	n := &Layout{Size: gr.Size}
+	patched := func(off int64) []byte {
+		for _, p := range gr.Patches {
+			if p.Off == off {
+				return p.Data
+			}
+		}
+		return nil
+	}
+	if m := l.MBR; m != nil {
+		n.MBR = &MBR{Partitions: m.Partitions}
+		if tab := patched(mbrTableOff); len(tab) == 64 {
+			sa := make([]byte, mbrTableOff+64)
+			copy(sa[mbrTableOff:], tab)
+			n.MBR.Partitions = parseMBR(sa).Partitions
+		}
+	}
+	if g := l.GPT; g != nil {
+		n.GPT = &GPT{EntryLBA: g.EntryLBA, EntrySize: g.EntrySize, Partitions: g.Partitions}
+		if a := patched(int64(g.EntryLBA) * SectorSize); len(a) == len(g.array) {
+			n.GPT.Partitions = parseEntries(a, g.EntryCount, g.EntrySize)
+		}
+	}
+	if err := n.NewOverlaps(l); err != nil {
+		return fmt.Errorf("grow: internal error: %w", err)
+	}
+	return nil
 }
 
 // oldEnds are the 512-byte sector counts that Grow takes as "the end of
@@ -129,7 +274,7 @@ func (o oldEnds) isEnd(end uint64) bool {
 	return end == o.floor || end == o.ceil || end == o.alt+1
 }
 
-func (l *Layout) growMBR(m *MBR, o oldEnds, newEnd, oldVol, newVol uint64) ([]Patch, error) {
+func (l *Layout) growMBR(m *MBR, o oldEnds, newEnd, oldVol, newVol uint64, mv *Move) ([]Patch, error) {
 	var old, tab [64]byte
 	for i := range m.Partitions {
 		m.Partitions[i].marshal(old[16*i:])
@@ -142,6 +287,22 @@ func (l *Layout) growMBR(m *MBR, o oldEnds, newEnd, oldVol, newVol uint64) ([]Pa
 			continue
 		}
 		start, end := uint64(p.Start), uint64(p.Start)+uint64(p.Sectors)
+		if mv.moves(start) && p.Type != 0xEE {
+			d := mv.delta()
+			ns, ne := start+d, end+d
+			if o.isEnd(end) {
+				ne = max(ne, newEnd)
+			}
+			if ne > 0xFFFFFFFF {
+				return nil, fmt.Errorf("grow: mbr partition %d (byte offset %d) would end at sector %d, beyond what an MBR entry holds; the image is too big for an MBR",
+					i+1, mbrTableOff+16*i+8, ne)
+			}
+			p.Start, p.Sectors = uint32(ns), uint32(ne-ns)
+			p.StartCHS = chs(ns, heads, secs)
+			p.EndCHS = chs(ne-1, heads, secs)
+			p.marshal(tab[16*i:])
+			continue
+		}
 		var target uint64
 		switch {
 		case p.Type == 0xEE:
@@ -210,7 +371,7 @@ func chs(lba, heads, secs uint64) [3]byte {
 	return [3]byte{byte(h), byte(s&0x3f) | byte(c>>2)&0xc0, byte(c)}
 }
 
-func (l *Layout) growGPT(g *GPT, arraySectors uint64, o oldEnds, newEnd, oldVol, newVol uint64) (zeros, patches []Patch, tail []byte) {
+func (l *Layout) growGPT(g *GPT, arraySectors uint64, o oldEnds, newEnd, oldVol, newVol uint64, mv *Move) (zeros, patches []Patch, tail []byte) {
 	le := binary.LittleEndian
 	newLast := newEnd - 1
 	// The backup moves from the old last sector (AlternateLBA when it is
@@ -222,6 +383,23 @@ func (l *Layout) growGPT(g *GPT, arraySectors uint64, o oldEnds, newEnd, oldVol,
 	array := bytes.Clone(g.array)
 	for _, p := range g.Partitions {
 		end := p.Last + 1
+		if mv.moves(p.First) {
+			d := mv.delta()
+			first, last := p.First+d, p.Last+d
+			switch {
+			case o.isEnd(end):
+				last = max(last, newEnd-1)
+			case end == g.LastUsable+1:
+				last = max(last, newLU)
+			case end == (g.LastUsable+1)&^3:
+				last = max(last, (newLU+1)&^3-1)
+			}
+			last = min(last, newLU)
+			e := array[p.Index*int(g.EntrySize):]
+			le.PutUint64(e[32:], first)
+			le.PutUint64(e[40:], last)
+			continue
+		}
 		var target uint64
 		switch {
 		case o.isEnd(end):

@@ -272,8 +272,16 @@ func readGPT(r io.ReaderAt, size int64, lba uint64) (*GPT, error) {
 	if err := readFull(r, g.array, aoff); err != nil {
 		return nil, err
 	}
-	for i := 0; i < int(g.EntryCount); i++ {
-		e := g.array[i*int(g.EntrySize):]
+	g.Partitions = parseEntries(g.array, g.EntryCount, g.EntrySize)
+	return g, nil
+}
+
+// parseEntries returns the non-empty entries of a GPT entry array.
+func parseEntries(array []byte, count, size uint32) []GPTPartition {
+	le := binary.LittleEndian
+	var out []GPTPartition
+	for i := 0; i < int(count) && (i+1)*int(size) <= len(array); i++ {
+		e := array[i*int(size):]
 		var p GPTPartition
 		copy(p.Type[:], e[0:16])
 		if p.Type == ([16]byte{}) {
@@ -285,9 +293,9 @@ func readGPT(r io.ReaderAt, size int64, lba uint64) (*GPT, error) {
 		p.Last = le.Uint64(e[40:])
 		p.Attributes = le.Uint64(e[48:])
 		p.Name = decodeName(e[56:128])
-		g.Partitions = append(g.Partitions, p)
+		out = append(out, p)
 	}
-	return g, nil
+	return out
 }
 
 func decodeName(b []byte) string {

@@ -222,7 +222,7 @@ func TestGrowSynthetic(t *testing.T) {
 	// Not a multiple of 1 MiB: align to 2048 only.
 	s.size = 1<<20 + 2048
 	l = read(t, s.bytes())
-	gr, err = l.Grow(2048, 2<<20)
+	gr, err = l.Grow(1600*512, 2<<20)
 	if err != nil {
 		t.Fatal(err)
 	}

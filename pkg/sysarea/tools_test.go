@@ -133,7 +133,7 @@ func volumeEnd(t *testing.T, img []byte) int64 {
 
 // applyGrowth writes the grown image as a remaster would: old bytes with
 // the patches, new data after the old end, the PVD volume size repointed,
-// zeros up to the tail and the tail. It returns the path.
+// the moved partitions, zeros up to the tail and the tail. It returns the path.
 func applyGrowth(t *testing.T, old []byte, gr *Growth, newVolEnd int64, withTail bool) string {
 	t.Helper()
 	img := make([]byte, gr.Size)
@@ -146,6 +146,12 @@ func applyGrowth(t *testing.T, old []byte, gr *Growth, newVolEnd int64, withTail
 	}
 	for i := int64(len(old)); i < newVolEnd; i++ {
 		img[i] = byte(i*7 + 1) // appended data
+	}
+	for _, m := range gr.Moves {
+		if m.To < newVolEnd || m.To+m.Length > gr.Size-int64(len(gr.Tail)) || m.From+m.Length > int64(len(old)) {
+			t.Fatalf("move %+v: not from the old image to between the volume end %d and the tail", m, newVolEnd)
+		}
+		copy(img[m.To:], old[m.From:m.From+m.Length])
 	}
 	if withTail {
 		if gr.Size-int64(len(gr.Tail)) < newVolEnd {

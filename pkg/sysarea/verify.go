@@ -128,6 +128,72 @@ func (l *Layout) verifyGPT(g *GPT, total uint64) []error {
 	return errs
 }
 
+// NewOverlaps returns an error naming every pair of partitions of one
+// table (MBR or GPT) that overlap in l but not in base, matched by their
+// entry numbers; with base nil, every overlapping pair. Hybrid images
+// overlap on purpose (an isohybrid partition 1 covers the whole image, EFI
+// image included; the 0xEE entry covers everything), so Verify accepts
+// overlaps; NewOverlaps tells whether a change of the tables made new
+// ones.
+func (l *Layout) NewOverlaps(base *Layout) error {
+	var errs []error
+	type span struct {
+		n          int
+		start, end uint64
+	}
+	check := func(table string, cur, old []span) {
+		overlap := func(a, b span) bool { return a.start < b.end && b.start < a.end }
+		was := map[[2]int]bool{}
+		for i, a := range old {
+			for _, b := range old[i+1:] {
+				if overlap(a, b) {
+					was[[2]int{a.n, b.n}] = true
+				}
+			}
+		}
+		for i, a := range cur {
+			for _, b := range cur[i+1:] {
+				if overlap(a, b) && (base == nil || !was[[2]int{a.n, b.n}]) {
+					errs = append(errs, fmt.Errorf("%s partitions %d (sectors %d..%d) and %d (sectors %d..%d) overlap", table, a.n, a.start, a.end-1, b.n, b.start, b.end-1))
+				}
+			}
+		}
+	}
+	mbr := func(x *Layout) []span {
+		var out []span
+		if x == nil || x.MBR == nil {
+			return nil
+		}
+		for i, p := range x.MBR.Partitions {
+			if p.Sectors != 0 {
+				out = append(out, span{i + 1, uint64(p.Start), uint64(p.Start) + uint64(p.Sectors)})
+			}
+		}
+		return out
+	}
+	gpt := func(x *Layout) []span {
+		var out []span
+		if x == nil || x.GPT == nil {
+			return nil
+		}
+		for _, p := range x.GPT.Partitions {
+			if p.Last < ^uint64(0) {
+				out = append(out, span{p.Index + 1, p.First, p.Last + 1})
+			}
+		}
+		return out
+	}
+	// Bounded work: at most 4 MBR entries; GPT pairs are counted only for
+	// tables as small as real images have.
+	check("mbr", mbr(l), mbr(base))
+	if cur := gpt(l); len(cur) <= 256 {
+		check("gpt", cur, gpt(base))
+	} else {
+		errs = append(errs, fmt.Errorf("gpt has %d partitions, too many to check for overlaps", len(cur)))
+	}
+	return errors.Join(errs...)
+}
+
 // headerCRC computes the CRC-32 of a GPT header with its CRC field zeroed.
 func headerCRC(h []byte) uint32 {
 	if len(h) < gptMinHeaderSize {

@@ -1,7 +1,8 @@
 # scripts/e2e/lib.sh: the parts that the test ISO builders share.
 #
-# Sourced (not run) by scripts/make-live-iso.sh, scripts/make-flatcar-iso.sh
-# and scripts/make-debian-live-iso.sh, each from its own directory:
+# Sourced (not run) by scripts/make-live-iso.sh, scripts/make-flatcar-iso.sh,
+# scripts/make-debian-live-iso.sh and scripts/make-ubuntu-style-iso.sh, each
+# from its own directory:
 #
 #   e2e_prog=make-live-iso            # the prefix of log and error lines
 #   . "$(dirname "$0")/e2e/lib.sh"
@@ -20,6 +21,8 @@
 #   fetch_deb PKG DIR            PKG's .deb, downloaded once into DIR, unpacked into DIR/root
 #   e2e_fetch_kernel             $kpkg, $vmlinuz: ISOBUILD_E2E_KERNEL_PKG, or what
 #                                linux-image-cloud-amd64 depends on, in $cache/deb/$kpkg
+#   e2e_kernel                   $vmlinuz: ISOBUILD_E2E_VMLINUZ ($kpkg empty) if set,
+#                                else e2e_init_cache and e2e_fetch_kernel
 #   e2e_find_ignition            $ign, $ign_version: ISOBUILD_E2E_IGNITION, the
 #                                installed ignition package's binary, or the package's
 #                                binary downloaded into $cache/deb/ignition
@@ -107,6 +110,20 @@ e2e_fetch_kernel() {
   fetch_deb "$kpkg" "$cache/deb/$kpkg"
   for vmlinuz in "$cache/deb/$kpkg"/root/boot/vmlinuz-*; do break; done
   [ -f "$vmlinuz" ] || die "no /boot/vmlinuz-* in $kpkg"
+}
+
+# e2e_kernel: sets vmlinuz to ISOBUILD_E2E_VMLINUZ when that is set (kpkg
+# is then empty; tests that never boot the image pass a stand-in), else
+# downloads the kernel package as e2e_fetch_kernel does.
+e2e_kernel() {
+  if [ -n "${ISOBUILD_E2E_VMLINUZ:-}" ]; then
+    vmlinuz=$ISOBUILD_E2E_VMLINUZ
+    kpkg=
+    [ -f "$vmlinuz" ] || die "ISOBUILD_E2E_VMLINUZ=$vmlinuz is not a file"
+    return
+  fi
+  e2e_init_cache
+  e2e_fetch_kernel
 }
 
 # e2e_find_ignition: sets ign (the binary) and ign_version (the first line
