@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/isobuild/isobuild/internal/fixture"
 )
 
@@ -388,5 +390,43 @@ func TestKargsRebuild(t *testing.T) {
 		"--iso-file", seed+":/flatcar/seed.txt", "-o", direct, base)
 	if !bytes.Equal(readTestFile(t, direct), readTestFile(t, modified)) {
 		t.Error("kargs modify of a build differs from a build with the same arguments")
+	}
+}
+
+// TestNoCloudExample: examples/nocloud is an autoinstall config that build
+// puts into a new /nocloud directory, as the README shows.
+func TestNoCloudExample(t *testing.T) {
+	ud, err := os.ReadFile(filepath.Join("..", "..", "examples", "nocloud", "user-data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Autoinstall struct {
+			Version  int `yaml:"version"`
+			Identity struct {
+				Password string `yaml:"password"`
+			} `yaml:"identity"`
+		} `yaml:"autoinstall"`
+	}
+	if !bytes.HasPrefix(ud, []byte("#cloud-config\n")) {
+		t.Error("user-data does not start with #cloud-config")
+	}
+	if err := yaml.Unmarshal(ud, &doc); err != nil || doc.Autoinstall.Version != 1 {
+		t.Fatalf("user-data: autoinstall version %d, %v", doc.Autoinstall.Version, err)
+	}
+	if want := "$6$isobuild$"; !strings.HasPrefix(doc.Autoinstall.Identity.Password, want) {
+		t.Errorf("password hash %q", doc.Autoinstall.Identity.Password)
+	}
+	base := genericISO(t)
+	out := filepath.Join(t.TempDir(), "autoinstall.iso")
+	ok(t, nil, "build", "--iso-file", "../../examples/nocloud/user-data:/nocloud/user-data",
+		"--iso-file", "../../examples/nocloud/meta-data:/nocloud/meta-data", "--karg-append", "autoinstall", "-o", out, base)
+	isoinfo := fixture.NeedTool(t, "isoinfo")
+	for _, name := range []string{"user-data", "meta-data"} {
+		want, _ := os.ReadFile(filepath.Join("..", "..", "examples", "nocloud", name))
+		got, err := exec.Command(isoinfo, "-i", out, "-R", "-x", "/nocloud/"+name).Output()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("/nocloud/%s in the image: %q, %v", name, got, err)
+		}
 	}
 }
