@@ -14,8 +14,10 @@ import (
 //
 // keys/fedora-redhat.asc holds the keys that sign Fedora CoreOS and RHCOS
 // images: Red Hat's release key 2 and the primary keys of the Fedora
-// releases that Fedora CoreOS streams may be built from. It is the key set
-// of coreos-installer's src/signing-keys.asc, which signs the same images.
+// releases that Fedora CoreOS streams may be built from (43 to 45), the
+// set of coreos-installer's src/signing-keys.asc, which signs the same
+// images. Fedora 46's key is not in it yet: add it as the rotation note
+// says, once its fingerprint is checked.
 //
 // Rotation: every Fedora release adds a primary key. When Fedora N is
 // branched, add RPM-GPG-KEY-fedora-N-primary (from
@@ -56,7 +58,6 @@ var CoreOSKeyInfo = []KeyInfo{
 	{"C6E7F081CF80E13146676E88829B606631645531", "Fedora 43"},
 	{"36F612DCF27F7D1A48A835E4DBFCF71C6D9F90A6", "Fedora 44"},
 	{"4F50A6114CD5C6976A7F1179655A4B02F577861E", "Fedora 45"},
-	{"D924B10D3E810DABDD8B56B596E7E91491211FCE", "Fedora 46"},
 }
 
 // FlatcarKeyInfo lists the primary key of keys/flatcar.asc.
