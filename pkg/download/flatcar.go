@@ -128,6 +128,9 @@ func ParseDigests(b []byte) (map[string]map[string]string, error) {
 			return nil, fmt.Errorf("line %d: %s digest %q is not %d hex digits", n, alg, f[0], want)
 		}
 		name := strings.TrimPrefix(f[1], "*")
+		if name == "" {
+			return nil, fmt.Errorf("line %d: %q names no file", n, line)
+		}
 		if out[name] == nil {
 			out[name] = map[string]string{}
 		}
