@@ -143,6 +143,7 @@ func newBuildCmd(s *streams) *cobra.Command {
 	f.BoolVarP(&o.force, "force", "f", false, "replace the customizations of an already customized ISO")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "do not print the summary of what was written")
 	addOutput(f, &o.out, "write the new ISO to `PATH` (must not exist) or - for stdout (required)")
+	addDeviceFlags(c, s) // -o DEVICE: write.go
 	return c
 }
 

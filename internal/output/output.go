@@ -195,6 +195,8 @@ type Pending struct {
 	waited bool
 	err    error // the copy's result, once waited
 	done   bool  // the file is in place
+	// device writes the image to a device instead (see WithDevice).
+	device func(context.Context, *overlay.Image) error
 }
 
 // wait waits for the copy to end and returns its error.
@@ -210,6 +212,9 @@ func (p *Pending) wait() error {
 // planning errors come first, as they do with NewFile. The caller must call
 // Finish or Abort (Abort after Finish does nothing, so it can be deferred).
 func Begin(ctx context.Context, path string, base io.ReaderAt, size int64) (*Pending, error) {
+	if f := deviceFor(ctx, path); f != nil {
+		return beginDevice(ctx, path, size, f)
+	}
 	tmp, err := openTemp(path)
 	if err != nil {
 		return nil, err
@@ -227,6 +232,9 @@ func Begin(ctx context.Context, path string, base io.ReaderAt, size int64) (*Pen
 // into it, syncs it and links it into place without replacing anything. img
 // must be an overlay of the base given to Begin, of at least its size.
 func (p *Pending) Finish(ctx context.Context, img *overlay.Image) error {
+	if p.device != nil {
+		return p.device(ctx, img)
+	}
 	defer p.Abort()
 	if err := CheckNew(p.path); err != nil {
 		return err
@@ -250,6 +258,9 @@ func (p *Pending) Finish(ctx context.Context, img *overlay.Image) error {
 // Abort stops the copy and removes the temporary file, unless Finish has
 // put it in place.
 func (p *Pending) Abort() {
+	if p.device != nil {
+		return
+	}
 	p.cancel()
 	p.wait()
 	p.tmp.discard()
