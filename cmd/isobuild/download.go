@@ -13,7 +13,6 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/isobuild/isobuild/pkg/download"
 )
@@ -248,20 +247,8 @@ func parseRetries(s string) (int, error) {
 	return n, nil
 }
 
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return false
-	}
-	is := false
-	rc.Control(func(fd uintptr) { is = term.IsTerminal(int(fd)) })
-	return is
-}
+// isTerminal reports whether w is a terminal (see fileIsTerminal).
+func isTerminal(w io.Writer) bool { return fileIsTerminal(w) }
 
 // newProgress returns the progress output for downloads to w: a bar on a
 // terminal, otherwise a line every few seconds.
