@@ -614,6 +614,26 @@ func isRegular(su []byte, skip int) bool {
 	return false
 }
 
+// suTemplate splits the system use area of a record to clone: the first
+// t.skip bytes (padded to t.skip), which a new record starts with, and the
+// Rock Ridge entries after them. rootDot is set for the root's ".", whose
+// SP is not subject to skipping.
+func suTemplate(t *Tree, rec []byte, rootDot bool) ([]byte, [][]byte, error) {
+	src := systemUse(rec)
+	skip := t.skip
+	if rootDot {
+		skip = 0
+	}
+	if skip > len(src) {
+		return nil, nil, fmt.Errorf("rock ridge: system use area shorter than the skip count %d", skip)
+	}
+	out := append([]byte(nil), src[:min(t.skip, len(src))]...)
+	if len(out) < t.skip {
+		out = append(out, make([]byte, t.skip-len(out))...)
+	}
+	return out, rrEntries(src[skip:]), nil
+}
+
 // cloneRR builds the System Use area of a new file: the skip bytes, PX and
 // TF (and RRIP 1.09 RR) of the template sibling, or of the parent's "." with
 // a regular-file mode, and a new NM.
@@ -622,20 +642,12 @@ func (e *Editor) cloneRR(t *Tree, ds []dent, tmpl *dent, leaf string) ([]byte, e
 	if tmpl != nil {
 		srcRec, fromDot = tmpl.rec, false
 	}
-	src := systemUse(srcRec)
-	skip := t.skip
-	if fromDot && ds[0].off == e.rootOffset(t) {
-		skip = 0 // the root "." holds SP itself and is not subject to skipping
-	}
-	if skip > len(src) {
-		return nil, fmt.Errorf("rock ridge: system use area shorter than the skip count %d", skip)
-	}
-	out := append([]byte(nil), src[:min(t.skip, len(src))]...)
-	if len(out) < t.skip {
-		out = append(out, make([]byte, t.skip-len(out))...)
+	out, entries, err := suTemplate(t, srcRec, fromDot && ds[0].off == e.rootOffset(t))
+	if err != nil {
+		return nil, err
 	}
 	havePX := false
-	for _, en := range rrEntries(src[skip:]) {
+	for _, en := range entries {
 		switch string(en[:2]) {
 		case "CE":
 			// A directory's "." (the root's holds ER in a continuation

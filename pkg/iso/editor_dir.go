@@ -281,20 +281,12 @@ func buildRecord(src, id, su []byte, length uint32) ([]byte, error) {
 // above 1 becomes 2 (builders writing 1 for every directory keep it) and
 // RR gets the NM flag.
 func (e *Editor) dirSU(t *Tree, dot dent, fresh bool) ([]byte, error) {
-	src := systemUse(dot.rec)
-	skip := t.skip
-	if dot.off == e.rootOffset(t) {
-		skip = 0 // the root "." holds SP itself and is not subject to skipping
-	}
-	if skip > len(src) {
-		return nil, fmt.Errorf("rock ridge: system use area shorter than the skip count %d", skip)
-	}
-	out := append([]byte(nil), src[:min(t.skip, len(src))]...)
-	if len(out) < t.skip {
-		out = append(out, make([]byte, t.skip-len(out))...)
+	out, entries, err := suTemplate(t, dot.rec, dot.off == e.rootOffset(t))
+	if err != nil {
+		return nil, err
 	}
 	havePX := false
-	for _, en := range rrEntries(src[skip:]) {
+	for _, en := range entries {
 		switch string(en[:2]) {
 		case "PX":
 			px := append([]byte(nil), en...)
