@@ -1083,6 +1083,21 @@ func (s *suite) isobuildRun(t *testing.T, args ...string) []byte {
 	return out
 }
 
+// isobuildLogged runs isobuild from the repository root, logs its command
+// line and output, and returns the output (stdout and stderr); a failure
+// is fatal.
+func (s *suite) isobuildLogged(t *testing.T, args ...string) []byte {
+	t.Helper()
+	cmd := command(testContext(t), s.isobuild, args...)
+	cmd.Dir = s.root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("isobuild %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	t.Logf("isobuild %s\n%s", strings.Join(args, " "), out)
+	return out
+}
+
 // boot runs scripts/boot-check.sh once, waiting for a free job slot. When
 // ctx ends, the run is stopped (see command) and reported as failed.
 func (s *suite) boot(ctx context.Context, iso, mode string, args ...string) bootReport {

@@ -170,13 +170,7 @@ func flatcarRemaster(t *testing.T, base, dir, firstBoot string) flatcarWant {
 func flatcarIsobuildBuild(t *testing.T, s *suite, base, dir string) flatcarWant {
 	iso := filepath.Join(dir, "isobuild-build.iso")
 	args := []string{"build", "--butane", flatcarButane, "--karg-append", "isobuild.e2e=flatcar", "-o", iso, base}
-	cmd := command(testContext(t), s.isobuild, args...)
-	cmd.Dir = s.root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("isobuild %s: %v\n%s", strings.Join(args, " "), err, out)
-	} else {
-		t.Logf("isobuild %s\n%s", strings.Join(args, " "), out)
-	}
+	s.isobuildLogged(t, args...)
 	src, err := os.ReadFile(filepath.Join(s.root, flatcarButane))
 	if err != nil {
 		t.Fatal(err)
@@ -207,13 +201,7 @@ func flatcarIsobuildBuild(t *testing.T, s *suite, base, dir string) flatcarWant 
 func flatcarIsobuildInstaller(t *testing.T, s *suite, base, dir string) flatcarWant {
 	iso := filepath.Join(dir, "isobuild-installer.iso")
 	args := []string{"build", "--dest-butane", flatcarButane, "--dest-device", "/dev/vda", "-o", iso, base}
-	cmd := command(testContext(t), s.isobuild, args...)
-	cmd.Dir = s.root
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("isobuild %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	t.Logf("isobuild %s\n%s", strings.Join(args, " "), out)
+	out := s.isobuildLogged(t, args...)
 	if !bytes.Contains(out, []byte("installs to:          /dev/vda")) {
 		t.Errorf("isobuild build does not say where it installs:\n%s", out)
 	}

@@ -110,13 +110,7 @@ func ubuntuStyleIsobuild(t *testing.T, s *suite, base, dir string) ubuntuStyleWa
 		"--iso-file", src("user-data") + ":/nocloud/user-data",
 		"--karg-append", debianLiveTestKarg,
 		"-o", iso, base}
-	cmd := command(testContext(t), s.isobuild, args...)
-	cmd.Dir = s.root
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("isobuild %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	t.Logf("isobuild %s\n%s", strings.Join(args, " "), out)
+	s.isobuildLogged(t, args...)
 	return ubuntuStyleWant{
 		expected: expected{iso: iso, kargs: append(slices.Clone(ubuntuStyleKargs), debianLiveTestKarg), keyfiles: map[string][]byte{}},
 		files:    debianLiveWantFiles,
