@@ -30,22 +30,22 @@
 #     extracted from a build's output beforehand (outside the timing; the
 #     first round checks that NEW holds them);
 #
-# The images of this section live in RAM (a directory in /dev/shm, when
-# it is a tmpfs with room for them) unless BENCH_FLATCAR_DIR names another
-# directory (or "disk": next to the CoreOS images). All three tools move
-# the same 1 GiB, and on the throttled virtual disk of a CI machine each
-# of them then runs at the disk's pace (seen there: xorriso only 1.2 times
-# slower than build, both within a few percent of cp), which hides what
-# is being compared, the work each tool does on top of the copy. On a
-# disk, each run starts after a sync and BENCH_FLATCAR_SETTLE seconds (2;
-# 0 on tmpfs) of quiet, which lessens the slowing of a run by the
-# write-back of the previous ones.
-#
 # Targets, as medians of the rounds' ratios: build at most
 # BENCH_FLATCAR_MAX_CP_RATIO (1.2) times cp + fsync, xorriso at least
 # BENCH_FLATCAR_MIN_XORRISO_SPEEDUP (2.5) times slower than build; and the
 # build's peak RSS must not grow with the image (compared with a 64 MiB
 # cpio.gz).
+#
+# The images of both sections live in RAM (a directory in /dev/shm, when it
+# is a tmpfs with room for them) unless BENCH_DIR names another directory
+# (or "disk": next to the built binary, under TMPDIR). Every tool measured
+# moves the same 1 GiB, and on the throttled virtual disk of a CI machine
+# each of them runs at the disk's pace, whose swings from one run to the
+# next (seen there: cp alone from 0.94 s to 1.52 s within one section)
+# are larger than the differences being measured, the work each tool does
+# on top of the copy. On a disk, each Flatcar run starts after a sync and
+# BENCH_SETTLE seconds (2; 0 on tmpfs) of quiet, which lessens the slowing
+# of a run by the write-back of the previous ones.
 #
 # It fails when a target is missed. BENCH_ONLY=coreos or BENCH_ONLY=flatcar
 # runs one section only.
@@ -62,7 +62,6 @@ max_inplace_ms=${BENCH_MAX_INPLACE_MS:-50}
 fc_rounds=${BENCH_FLATCAR_ROUNDS:-6}
 fc_max_cp_ratio=${BENCH_FLATCAR_MAX_CP_RATIO:-1.2}
 fc_min_xorriso_speedup=${BENCH_FLATCAR_MIN_XORRISO_SPEEDUP:-2.5}
-fc_settle=${BENCH_FLATCAR_SETTLE:-2}
 only=${BENCH_ONLY:-}
 case $only in
   ''|coreos|flatcar) ;;
@@ -77,6 +76,25 @@ if [ "$only" != coreos ]; then
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/isobuild-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+
+# img: where the images of both sections live (see above); medium says
+# which it is in the report.
+img=$work medium="the disk of $work"
+case ${BENCH_DIR:-auto} in
+  auto)
+    # tmpfs when it has room for a base, a small image, the in-place copy
+    # and the three outputs of a round, with some to spare.
+    if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] &&
+      [ $(($(stat -f -c '%a * %S' /dev/shm))) -gt $((5 * size + 1073741824)) ]; then
+      img=$(mktemp -d /dev/shm/isobuild-bench.XXXXXX)
+      medium="tmpfs ($img)"
+    fi;;
+  disk) ;;
+  *) img=$(mktemp -d "$BENCH_DIR/isobuild-bench.XXXXXX"); medium=$img;;
+esac
+[ "$img" = "$work" ] || trap 'rm -rf "$work" "$img"' EXIT
+settle=${BENCH_SETTLE:-2}
+case $medium in tmpfs*) settle=${BENCH_SETTLE:-0};; esac
 
 go build -o "$work/isobuild" ./cmd/isobuild
 
@@ -123,29 +141,33 @@ rss_flat() {
 fail=0
 
 coreos() {
-  go run ./scripts/mkiso -rootfs-size "$size" "$work/base.iso" >/dev/null
-  go run ./scripts/mkiso -rootfs-size 67108864 "$work/small.iso" >/dev/null
+  go run ./scripts/mkiso -rootfs-size "$size" "$img/base.iso" >/dev/null
+  go run ./scripts/mkiso -rootfs-size 67108864 "$img/small.iso" >/dev/null
   sync
-  echo "== CoreOS layout: base ISO $(stat -c %s "$work/base.iso") bytes, $rounds interleaved rounds"
+  echo "== CoreOS layout: base ISO $(stat -c %s "$img/base.iso") bytes, $rounds interleaved rounds, on $medium"
 
   local build=("$work/isobuild" build -q --butane examples/ssh-hostname.bu --karg-append console=ttyS0,115200n8)
-  cp "$work/base.iso" "$work/inplace.iso"
+  cp "$img/base.iso" "$img/inplace.iso"
   # big LABEL: one measurement of a 1 GiB write, then its output is removed.
   big() {
     case $1 in
       # isobuild syncs its output before linking it into place; so does this cp.
-      cp) run cp sh -c 'cp "$1" "$2" && sync "$2"' sh "$work/base.iso" "$work/out-cp.iso";;
-      build) run build "${build[@]}" -o "$work/out.iso" "$work/base.iso";;
-      stream) run stream sh -c 'out=$1; shift; "$@" > "$out" && sync "$out"' sh "$work/out-stream.iso" "${build[@]}" -o - "$work/base.iso";;
+      cp) run cp sh -c 'cp "$1" "$2" && sync "$2"' sh "$img/base.iso" "$img/out-cp.iso";;
+      build) run build "${build[@]}" -o "$img/out.iso" "$img/base.iso";;
+      stream) run stream sh -c 'out=$1; shift; "$@" > "$out" && sync "$out"' sh "$img/out-stream.iso" "${build[@]}" -o - "$img/base.iso";;
     esac
-    rm -f "$work"/out*.iso
+    rm -f "$img"/out*.iso
   }
   local order=(cp build stream) i j
+  # One unrecorded round first: the first writes of a fresh machine (and of
+  # fresh tmpfs pages) are the slowest, whichever tool makes them.
+  for j in 0 1 2; do big "${order[$j]}"; done
+  rm -f "$work"/{cp,build,stream}.{ms,rss}
   for i in $(seq "$rounds"); do
-    run inplace-kargs "$work/isobuild" iso kargs modify -a "round=$i" "$work/inplace.iso"
-    run inplace-embed "$work/isobuild" iso ignition embed -f -i examples/files/isobuild-hello.conf "$work/inplace.iso"
-    run small "${build[@]}" -o "$work/out-small.iso" "$work/small.iso"
-    rm -f "$work/out-small.iso"
+    run inplace-kargs "$work/isobuild" iso kargs modify -a "round=$i" "$img/inplace.iso"
+    run inplace-embed "$work/isobuild" iso ignition embed -f -i examples/files/isobuild-hello.conf "$img/inplace.iso"
+    run small "${build[@]}" -o "$img/out-small.iso" "$img/small.iso"
+    rm -f "$img/out-small.iso"
     # The three 1 GiB writes take turns at going first, so that none of them
     # always meets the file system in the same state.
     for j in 0 1 2; do
@@ -182,12 +204,12 @@ coreos() {
   for label in inplace-kargs inplace-embed; do
     ms=$(median "$work/$label.ms")
     if awk -v t="$ms" -v m="$max_inplace_ms" 'BEGIN {exit !(t > m)}'; then
-      echo "FAIL: $label takes $ms ms on a $(stat -c %s "$work/base.iso")-byte image, more than $max_inplace_ms ms" >&2
+      echo "FAIL: $label takes $ms ms on a $(stat -c %s "$img/base.iso")-byte image, more than $max_inplace_ms ms" >&2
       fail=1
     fi
   done
-  rss_flat build small "$work/base.iso" "CoreOS build -o" || fail=1
-  rm -f "$work/base.iso" "$work/small.iso" "$work/inplace.iso"
+  rss_flat build small "$img/base.iso" "CoreOS build -o" || fail=1
+  rm -f "$img/base.iso" "$img/small.iso" "$img/inplace.iso"
 }
 
 # mkflatcar CPIO_SIZE OUT: writes a Flatcar-layout ISO (as
@@ -212,22 +234,7 @@ mkflatcar() {
 }
 
 flatcar() {
-  fcdir=$work # global: the EXIT trap removes it
-  local medium="the disk of $work" t_start=$SECONDS
-  case ${BENCH_FLATCAR_DIR:-auto} in
-    auto)
-      # tmpfs when it has room for the base, the small image and the three
-      # outputs of a round with some to spare.
-      if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] &&
-        [ $(($(stat -f -c '%a * %S' /dev/shm))) -gt $((4 * size + 1073741824)) ]; then
-        fcdir=$(mktemp -d /dev/shm/isobuild-bench.XXXXXX)
-        medium="tmpfs ($fcdir)"
-      fi;;
-    disk) ;;
-    *) fcdir=$(mktemp -d "$BENCH_FLATCAR_DIR/isobuild-bench.XXXXXX"); medium=$fcdir;;
-  esac
-  [ "$fcdir" = "$work" ] || trap 'rm -rf "$work" "$fcdir"' EXIT
-  case $medium in tmpfs*) fc_settle=${BENCH_FLATCAR_SETTLE:-0};; esac
+  local t_start=$SECONDS fcdir=$img
   local base=$fcdir/fc-build.iso
   mkflatcar "$size" "$base"
   mkflatcar 67108864 "$fcdir/fc-small.iso"
@@ -252,7 +259,7 @@ flatcar() {
     # back (on a VM, the host may still be writing it back), which slows the
     # next run: a pause first.
     sync
-    sleep "$fc_settle"
+    sleep "$settle"
     case $1 in
       # build fsyncs its output itself.
       build) run fc-build "${build[@]}" -o "$fcdir/out.iso" "$base";;
