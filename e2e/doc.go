@@ -69,6 +69,16 @@
 //
 // All three tables boot their rows with bootRow (rows_test.go).
 //
+// TestVM (vm_test.go) boots with isobuild vm instead of boot-check.sh, as a
+// user trying an image would, with standard input not a terminal so that
+// the serial console is plain output: the isobuild build image under BIOS
+// and UEFI, checked as TestBoot checks it; the installer image with --disk
+// (the probe's stand-in for coreos-installer loads the virtio block modules
+// that make-live-iso.sh puts into the initramfs and writes the destination
+// config to /dev/vda: the test reads it back from the sparse scratch disk);
+// and the installer image with a copy of the base image as the disk, which
+// boots first, so the report must be the base image's (no config).
+//
 // Every script runs in its own process group. Commands are stopped (SIGTERM
 // to the group, SIGKILL 10s later) 30s before go test's -timeout, so a test
 // that runs out of time fails with its output and leaves no QEMU behind;

@@ -69,6 +69,7 @@ type bootReport struct {
 	IgnitionLog    []string
 	Entries        map[string]entry
 	Paths          []string // Entries' keys, sorted
+	Install        string   // the E2E-INSTALL line's text, "" without one
 
 	ExitCode       int // of boot-check.sh
 	Stdout, Stderr string
@@ -134,6 +135,8 @@ func parseReport(stdout string) (bootReport, error) {
 			r.Keyfiles[f[3]] = keyfile{Mode: uint32(mode), Size: size, SHA256: f[2]}
 		case key == "E2E-IGNITION":
 			r.Ignition = val
+		case key == "E2E-INSTALL":
+			r.Install = val
 		case strings.HasPrefix(line, "E2E-IGN| "):
 			r.IgnitionLog = append(r.IgnitionLog, strings.TrimPrefix(line, "E2E-IGN| "))
 		case key == "E2E-ENTRY":

@@ -6,6 +6,7 @@
 #
 #   images/pxeboot/vmlinuz      Debian cloud kernel (apt-get download + dpkg-deb -x)
 #   images/pxeboot/initrd.img   busybox + scripts/e2e/init + Debian's real Ignition binary
+#                               + the kernel's virtio block modules (for a scratch disk)
 #   images/pxeboot/rootfs.img   a small placeholder (not loaded at boot)
 #   images/ignition.img         256 KiB of zeros: the initrd embed area
 #   images/efiboot.img          FAT image with GRUB EFI (El Torito UEFI entry)
@@ -57,6 +58,7 @@ mkdir -p "$tree"/{images/pxeboot,EFI/BOOT,EFI/fedora,isolinux,coreos}
 rd=$work/initrd
 e2e_initrd_base "$rd" "$here/e2e/init" etc/coreos sysroot
 e2e_initrd_ignition "$rd"
+e2e_initrd_virtio_blk "$rd"
 # The stamp file and feature flags of a CoreOS live initramfs.
 : > "$rd/etc/coreos-live-initramfs"
 

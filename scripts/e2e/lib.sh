@@ -21,6 +21,7 @@
 #   fetch_deb PKG DIR            PKG's .deb, downloaded once into DIR, unpacked into DIR/root
 #   e2e_fetch_kernel             $kpkg, $vmlinuz: ISOBUILD_E2E_KERNEL_PKG, or what
 #                                linux-image-cloud-amd64 depends on, in $cache/deb/$kpkg
+#   e2e_initrd_virtio_blk RD     the virtio block driver modules, in RD/lib/modules/e2e
 #   e2e_kernel                   $vmlinuz: ISOBUILD_E2E_VMLINUZ ($kpkg empty) if set,
 #                                else e2e_init_cache and e2e_fetch_kernel
 #   e2e_find_ignition            $ign, $ign_version: ISOBUILD_E2E_IGNITION, the
@@ -184,6 +185,24 @@ e2e_initrd_ignition() {
     cp -L "$lib" "$rd$lib"
   done
   echo "$ign_version" > "$rd/etc/isobuild-e2e-ignition-version"
+}
+
+# e2e_initrd_virtio_blk RD: the kernel modules of the virtio block driver
+# (modules in Debian's cloud kernel), from e2e_fetch_kernel's package, in
+# RD/lib/modules/e2e with their load order in RD/lib/modules/e2e/order, for
+# a probe /init that writes to a scratch disk.
+e2e_initrd_virtio_blk() {
+  local rd=$1 kdir m f
+  for kdir in "$cache/deb/$kpkg"/root/lib/modules/*/kernel; do break; done
+  [ -d "$kdir" ] || die "no lib/modules/*/kernel in $kpkg"
+  mkdir -p "$rd/lib/modules/e2e"
+  : > "$rd/lib/modules/e2e/order"
+  for m in virtio/virtio virtio/virtio_ring virtio/virtio_pci_modern_dev virtio/virtio_pci_legacy_dev virtio/virtio_pci block/virtio_blk; do
+    f=$kdir/drivers/$m.ko
+    [ -f "$f" ] || die "$kpkg has no $f (a kernel with the driver built in needs no module: set ISOBUILD_E2E_KERNEL_PKG to a Debian cloud kernel)"
+    cp "$f" "$rd/lib/modules/e2e/"
+    echo "${m#*/}.ko" >> "$rd/lib/modules/e2e/order"
+  done
 }
 
 # e2e_pack_cpio DIR OUT LEVEL: newc with owner 0:0 and fixed mtimes, so no
