@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/isobuild/isobuild/internal/imagefile"
 	"github.com/isobuild/isobuild/internal/vm"
 )
 
@@ -202,6 +203,9 @@ func (s *streams) runVM(ctx context.Context, o vmOptions, iso string, sizeGiven 
 
 	w := s.err
 	fmt.Fprintf(w, "Booting %s in QEMU: %s firmware, %s%s, %d MiB, %d CPUs\n", iso, cfg.Firmware, cfg.Accel, accelNote, cfg.MemoryMiB, cfg.CPUs)
+	if args, ok := s.bootArgs(ctx, iso); ok && !strings.Contains(strings.Join(args, " "), "console=ttyS") {
+		fmt.Fprintf(w, "  note:    no boot entry of the image sends the console to a serial port: the kernel's messages and the login prompt go to a display this machine does not have; add one with 'isobuild iso kargs modify -a console=ttyS0,115200n8 -o serial.iso %s' (or --karg-append when building)\n", iso)
+	}
 	fmt.Fprintf(w, "  disk:    %s\n", diskNote)
 	if cfg.SSHPort != 0 {
 		fmt.Fprintf(w, "  ssh:     ssh -p %d core@127.0.0.1 (once the guest runs sshd)\n", cfg.SSHPort)
@@ -247,4 +251,30 @@ func sizeText(n int64) string {
 		}
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// bootArgs returns the kernel arguments of the image's boot entries, as
+// 'iso kargs show' reads them; ok is false when they cannot be read.
+func (s *streams) bootArgs(ctx context.Context, iso string) (args []string, ok bool) {
+	if s.bootsWithoutEmbedAreas(ctx, iso) {
+		f, rm, err := s.openRemaster(ctx, iso)
+		if err != nil {
+			return nil, false
+		}
+		defer f.Close()
+		for _, e := range rm.Entries() {
+			args = append(args, e.Args)
+		}
+		return args, len(args) > 0
+	}
+	f, im, err := s.openImage(ctx, iso, imagefile.Read)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	k, err := im.CurrentKargs()
+	if err != nil {
+		return nil, false
+	}
+	return []string{k}, true
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/isobuild/isobuild/internal/fixture"
 )
 
 // fakeQEMU puts a qemu-system-x86_64 first in PATH that records its
@@ -173,4 +175,22 @@ func TestVMErrors(t *testing.T) {
 		fakeQEMU(t, 0)
 		fails(t, "must be a regular file", nil, "vm", t.TempDir())
 	})
+}
+
+// TestVMSerialConsoleNote: an image whose kernel arguments name no serial
+// console gets a note saying how to add one; with one, no note.
+func TestVMSerialConsoleNote(t *testing.T) {
+	fakeQEMU(t, 0)
+	iso := fixture.ISO(t, "embed-areas-2023-07.x86_64.iso")
+	const note = "no boot entry of the image sends the console to a serial port"
+	vmArgs := []string{"vm", "--firmware", "bios", "--accel", "tcg", "--ssh-port", "0", "--disk-size", "1M"}
+	r := ok(t, nil, append(vmArgs, iso)...)
+	if !strings.Contains(string(r.stderr), note) || !strings.Contains(string(r.stderr), "iso kargs modify -a console=ttyS0,115200n8") {
+		t.Errorf("no note about the serial console:\n%s", r.stderr)
+	}
+	serial := filepath.Join(t.TempDir(), "serial.iso")
+	ok(t, nil, "iso", "kargs", "modify", "-a", "console=ttyS0,115200n8", "-o", serial, iso)
+	if r := ok(t, nil, append(vmArgs, serial)...); strings.Contains(string(r.stderr), note) {
+		t.Errorf("a note about the serial console of an image that has one:\n%s", r.stderr)
+	}
 }
