@@ -23,7 +23,9 @@ const vmLong = `Boot an image in a QEMU virtual machine, to watch it before touc
 hardware: the step that replaces a hand-written qemu-system-x86_64 command
 line with OVMF and a blank disk.
 
-The image is the machine's CD-ROM. The machine also gets a scratch disk
+The image is the machine's CD-ROM: a file, or an http:// or https:// URL
+that QEMU reads with Range requests (its curl driver, in Debian's
+qemu-block-extra package), as a BMC's virtual media does. The machine also gets a scratch disk
 (a virtio disk, /dev/vda in a Linux guest) that an installer image can
 install to: --disk PATH keeps it (created sparse, of --disk-size, when
 PATH does not exist; an existing raw or qcow2 image is used as it is),
@@ -60,7 +62,11 @@ const vmExample = `  # Try a customized image under UEFI, with a 20 GiB scratch 
   ssh -p 2222 core@127.0.0.1
 
   # From a script: the console as output, the end when the guest powers off:
-  isobuild vm --disk-size 8G custom.iso < /dev/null > console.log`
+  isobuild vm --disk-size 8G custom.iso < /dev/null > console.log
+
+  # An image that isobuild serve streams, read with Range requests as a
+  # BMC's virtual media reads it:
+  isobuild vm --disk scratch.img http://127.0.0.1:8080/hosts/node1.iso`
 
 type vmOptions struct {
 	firmware, disk, diskSize, accel string
@@ -111,18 +117,28 @@ func (s *streams) runVM(ctx context.Context, o vmOptions, iso string, sizeGiven 
 	if err != nil {
 		return usageError{fmt.Errorf("--disk-size: %w", err)}
 	}
-	st, err := os.Stat(iso)
-	if err != nil {
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("%s: the image to boot must be a regular file", iso)
-	}
-	if cfg.ISO, err = filepath.Abs(iso); err != nil {
-		return err
+	_, isURL := vm.URLScheme(iso)
+	if isURL {
+		cfg.ISO = iso
+	} else {
+		st, err := os.Stat(iso)
+		if err != nil {
+			return err
+		}
+		if !st.Mode().IsRegular() {
+			return fmt.Errorf("%s: the image to boot must be a regular file (or an http:// or https:// URL)", iso)
+		}
+		if cfg.ISO, err = filepath.Abs(iso); err != nil {
+			return err
+		}
 	}
 	if cfg.QEMU, err = vm.FindQEMU(); err != nil {
 		return err
+	}
+	if isURL {
+		if err := vm.CheckHTTPDriver(vm.FileExists); err != nil {
+			return err
+		}
 	}
 	if o.sshPort != 0 {
 		// QEMU would only say that it cannot set up the forward.
@@ -203,8 +219,10 @@ func (s *streams) runVM(ctx context.Context, o vmOptions, iso string, sizeGiven 
 
 	w := s.err
 	fmt.Fprintf(w, "Booting %s in QEMU: %s firmware, %s%s, %d MiB, %d CPUs\n", iso, cfg.Firmware, cfg.Accel, accelNote, cfg.MemoryMiB, cfg.CPUs)
-	if args, ok := s.bootArgs(ctx, iso); ok && !strings.Contains(strings.Join(args, " "), "console=ttyS") {
-		fmt.Fprintf(w, "  note:    no boot entry of the image sends the console to a serial port: the kernel's messages and the login prompt go to a display this machine does not have; add one with 'isobuild iso kargs modify -a console=ttyS0,115200n8 -o serial.iso %s' (or --karg-append when building)\n", iso)
+	if !isURL {
+		if args, ok := s.bootArgs(ctx, iso); ok && !strings.Contains(strings.Join(args, " "), "console=ttyS") {
+			fmt.Fprintf(w, "  note:    no boot entry of the image sends the console to a serial port: the kernel's messages and the login prompt go to a display this machine does not have; add one with 'isobuild iso kargs modify -a console=ttyS0,115200n8 -o serial.iso %s' (or --karg-append when building)\n", iso)
+		}
 	}
 	fmt.Fprintf(w, "  disk:    %s\n", diskNote)
 	if cfg.SSHPort != 0 {

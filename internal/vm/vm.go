@@ -90,9 +90,13 @@ func (c Config) Args() []string {
 			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+optionValue(c.OVMF.Code),
 			"-drive", "if=pflash,format=raw,unit=1,file="+optionValue(c.OVMF.Vars))
 	}
-	a = append(a,
-		"-drive", "if=none,id=cd,media=cdrom,readonly=on,format=raw,file="+optionValue(c.ISO),
-		"-device", "ide-cd,drive=cd,bootindex=2")
+	cd := "if=none,id=cd,media=cdrom,readonly=on,format=raw,file=" + optionValue(c.ISO)
+	if scheme, ok := URLScheme(c.ISO); ok {
+		// QEMU's curl driver reads the image with Range requests, as a
+		// BMC's virtual media does.
+		cd = "if=none,id=cd,media=cdrom,readonly=on,format=raw,file.driver=" + scheme + ",file.url=" + optionValue(c.ISO)
+	}
+	a = append(a, "-drive", cd, "-device", "ide-cd,drive=cd,bootindex=2")
 	if c.Disk != "" {
 		format := c.DiskFormat
 		if format == "" {
@@ -115,6 +119,40 @@ func (c Config) Args() []string {
 			"-serial", "chardev:console", "-monitor", "none")
 	}
 	return a
+}
+
+// URLScheme reports whether iso is an http or https URL, and which.
+func URLScheme(iso string) (string, bool) {
+	for _, scheme := range []string{"http", "https"} {
+		if strings.HasPrefix(iso, scheme+"://") {
+			return scheme, true
+		}
+	}
+	return "", false
+}
+
+// curlModuleDirs are where distributions keep QEMU's loadable modules;
+// the HTTP driver is block-curl.so there.
+var curlModuleDirs = []string{"/usr/lib/x86_64-linux-gnu/qemu", "/usr/lib64/qemu", "/usr/lib/qemu"}
+
+// CheckHTTPDriver returns an error naming the package when QEMU keeps its
+// block drivers as modules (a module directory exists) and the curl one
+// is not among them. Where no module directory exists, the driver may be
+// built in, and QEMU itself reports a missing one.
+func CheckHTTPDriver(exists func(string) bool) error {
+	found := false
+	for _, d := range curlModuleDirs {
+		if exists(filepath.Join(d, "block-curl.so")) {
+			return nil
+		}
+		if exists(filepath.Join(d, "accel-tcg-x86_64.so")) || exists(filepath.Join(d, "block-iscsi.so")) {
+			found = true
+		}
+	}
+	if !found {
+		return nil
+	}
+	return errors.New("QEMU's HTTP block driver (block-curl) is not installed: install it (Debian, Ubuntu: apt-get install qemu-block-extra; Fedora: dnf install qemu-block-curl), or download the image and boot the file")
 }
 
 // optionValue escapes a value for a QEMU option list, where a comma

@@ -186,3 +186,31 @@ func TestProbeUnderTCG(t *testing.T) {
 		t.Errorf("the probe guest printed no %s under TCG within 30 s", probeMessage)
 	}
 }
+
+func TestURLImage(t *testing.T) {
+	c := Config{Accel: "tcg", Firmware: BIOS, ISO: "https://h.example/hosts/n1.iso?a=1,2", MemoryMiB: 512, CPUs: 1}
+	drives := argsAfter(c.Args(), "-drive")
+	want := "if=none,id=cd,media=cdrom,readonly=on,format=raw,file.driver=https,file.url=https://h.example/hosts/n1.iso?a=1,,2"
+	if !slices.Equal(drives, []string{want}) {
+		t.Errorf("drives %q, want %q", drives, want)
+	}
+	for iso, want := range map[string]bool{"http://x/a.iso": true, "https://x/a.iso": true, "/srv/http://a.iso": false, "ftp://x/a.iso": false, "a.iso": false} {
+		if _, got := URLScheme(iso); got != want {
+			t.Errorf("URLScheme(%q) = %v, want %v", iso, got, want)
+		}
+	}
+
+	files := map[string]bool{}
+	exists := func(p string) bool { return files[p] }
+	if err := CheckHTTPDriver(exists); err != nil {
+		t.Errorf("no module directory (drivers built in): %v", err)
+	}
+	files["/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so"] = true
+	if err := CheckHTTPDriver(exists); err == nil || !strings.Contains(err.Error(), "apt-get install qemu-block-extra") {
+		t.Errorf("modules without block-curl: %v, want an error naming the package", err)
+	}
+	files["/usr/lib/x86_64-linux-gnu/qemu/block-curl.so"] = true
+	if err := CheckHTTPDriver(exists); err != nil {
+		t.Errorf("with block-curl: %v", err)
+	}
+}
