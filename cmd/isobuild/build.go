@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/isobuild/isobuild/internal/output"
 	"github.com/isobuild/isobuild/pkg/butane"
@@ -65,7 +66,17 @@ directories included; the file is read as the image is written, up to
 4 GiB), and --karg-* edits every boot entry; "isobuild iso reset" undoes it.
 On Ubuntu-style images (the ISO 9660 volume is partition 1 at a partition
 offset, followed by an appended EFI system partition) partition 1 grows
-over the new files and the appended partitions move behind them.`
+over the new files and the appended partitions move behind them.
+
+Fleets: with --hosts hosts.yaml (hosts: [{name, vars: {KEY: VALUE}, kargs:
+[...]}]), --butane is a Go text/template rendered for each host
+({{ .Name }}, {{ .Vars.KEY }}; a var the host lacks is an error), the
+host's kargs follow the --karg-append ones, and -o names a directory
+(existing, or ending in / to be created): build writes DIR/NAME.iso for
+every host, the same bytes as a build of the rendered config. Every host's
+config is translated and validated before any image is written; the images
+are written in parallel, and when one fails the others are removed again.
+"isobuild serve" serves the same images over HTTP.`
 
 const buildExample = `  # Installer USB stick: installs to /dev/sda with install.bu, static IP:
   isobuild build --dest-butane install.bu --dest-device /dev/sda \
@@ -91,6 +102,9 @@ const buildExample = `  # Installer USB stick: installs to /dev/sda with install
       --iso-file user-data:/user-data --karg-append ds=nocloud \
       -o custom.iso debian-live-12-amd64-standard.iso
 
+  # One image per host of an inventory, into images/ (images/NAME.iso):
+  isobuild build --butane fleet.bu --hosts hosts.yaml -o images/ base.iso
+
   # Ignition config from stdin, static network, stream to a USB stick:
   isobuild build --ignition - --network-keyfile eth0.nmconnection \
       -o - base.iso < config.ign | sudo dd of=/dev/sdX bs=4M conv=fsync`
@@ -106,6 +120,10 @@ type buildOptions struct {
 	initrdFiles, isoFiles      []string // --initrd-file, --iso-file (images without embed areas)
 	install                    installFlags
 	out                        string
+	hosts                      string // --hosts inventory: a batch build (hosts.go)
+	// butaneSrc, when not nil, is the source of the --butane config,
+	// already read: a host's rendered template in a batch build.
+	butaneSrc []byte
 }
 
 func newBuildCmd(s *streams) *cobra.Command {
@@ -122,11 +140,25 @@ func newBuildCmd(s *streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if o.hosts != "" {
+				return runBatchBuild(cmd.Context(), s, o, base)
+			}
 			return runBuild(cmd.Context(), s, o, base)
 		},
 	}
 	f := c.Flags()
 	f.BoolVar(&offline, "offline", false, "with a base image reference (fedora-coreos:STREAM, flatcar:CHANNEL): use the cached image, verified, without network access")
+	addBuildInputFlags(f, &o)
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "do not print the summary of what was written")
+	addOutput(f, &o.out, "write the new ISO to `PATH` (must not exist) or - for stdout (required)")
+	f.StringVar(&o.hosts, "hosts", "", "build one image per host of inventory `FILE` (hosts.yaml; - for stdin), rendering --butane as a template for each, into the directory -o DIR/ as DIR/NAME.iso")
+	addDeviceFlags(c, s) // -o DEVICE: write.go
+	return c
+}
+
+// addBuildInputFlags registers the options that say what goes into an
+// image, from --butane to --force: build's, and serve's (serve.go).
+func addBuildInputFlags(f *pflag.FlagSet, o *buildOptions) {
 	f.StringVar(&o.butane, "butane", "", "Butane config `FILE` to translate and embed (- for stdin)")
 	f.StringVar(&o.ignition, "ignition", "", "Ignition config `FILE` to embed (- for stdin)")
 	f.StringVarP(&o.filesDir, "files-dir", "d", "", "`DIR` that Butane local file references are relative to")
@@ -141,10 +173,6 @@ func newBuildCmd(s *streams) *cobra.Command {
 	f.BoolVar(&o.liveStorage, "live-storage", false, "allow a --butane/--ignition config that partitions, formats or encrypts disks (it runs on every boot of the media)")
 	f.BoolVar(&o.skipSpecCheck, "skip-spec-check", false, "embed configs of an Ignition spec version newer than the base image's build date suggests its Ignition reads")
 	f.BoolVarP(&o.force, "force", "f", false, "replace the customizations of an already customized ISO")
-	f.BoolVarP(&o.quiet, "quiet", "q", false, "do not print the summary of what was written")
-	addOutput(f, &o.out, "write the new ISO to `PATH` (must not exist) or - for stdout (required)")
-	addDeviceFlags(c, s) // -o DEVICE: write.go
-	return c
 }
 
 func runBuild(ctx context.Context, s *streams, o buildOptions, isoPath string) error {
@@ -169,82 +197,102 @@ func runBuild(ctx context.Context, s *streams, o buildOptions, isoPath string) e
 	} else if !coreos {
 		return runRemasterBuild(ctx, s, o, isoPath, info)
 	}
-	if len(o.initrdFiles) > 0 || len(o.isoFiles) > 0 {
-		return usageHint("put files into the Butane config (storage.files, with contents.local for local files): Ignition writes them",
-			"%s is a CoreOS live ISO: --initrd-file and --iso-file are for live ISOs without embed areas", isoPath)
+	if err := checkCoreOSOptions(o, isoPath); err != nil {
+		return err
 	}
 	// The inputs are read and translated while the base image is being
 	// copied (see modify).
-	var config *installer.Input
-	var install installer.Options
-	var result embed.Changes
-	var warnings []installer.Warning
+	var plan coreosPlan
 	var base *embed.Image
 	ov, err := modifyImage(ctx, s, isoPath, o.out, func(im *embed.Image) (embed.Changes, error) {
 		base = im
 		var err error
-		o.variants = butaneVariants{}
-		if config, install, err = buildInputs(ctx, s, o); err != nil {
-			return embed.Changes{}, err
-		}
-		if err := checkInstallIntent(o, install); err != nil {
-			return embed.Changes{}, err
-		}
-		if err := checkLiveStorage(o, config); err != nil {
-			return embed.Changes{}, err
-		}
-		custom := embed.Customization{Install: install, Kargs: o.kargs, Force: o.force, ResetKargs: true}
-		c, w, err := im.Customize(custom)
-		// build writes a new image, so a config too large for the area
-		// moves images/ignition.img to a grown extent at the end.
-		c.Grow = true
-		c.Description = remaster.Description{Generator: "isobuild build", OS: "coreos"}
-		if err == nil {
-			// After the engine's checks: an option the image cannot
-			// take at all is the first thing to fix.
-			err = checkSpecs(im, o, config, install)
-		}
-		result, warnings = c, w
-		return c, err
+		plan, err = planCoreOS(ctx, s, o, im)
+		return plan.changes, err
 	})
 	if err != nil {
 		// A failed command prints its error only, not the notices of
 		// an image it did not write.
 		return err
 	}
-	printWarnings(s.err, false, warnings)
+	printWarnings(s.err, false, plan.warnings)
 	dest := o.out
 	if dest == output.Stdout {
 		dest = "standard output"
 	}
 	fmt.Fprintf(info, "Wrote %s from %s\n", dest, isoPath)
-	if config != nil {
+	plan.printSummary(info, o, base, base.Grown(), ov.Size())
+	return nil
+}
+
+// coreosPlan is a planned build of a CoreOS live ISO: the inputs read and
+// the changes to the image's embed areas.
+type coreosPlan struct {
+	config   *installer.Input
+	install  installer.Options
+	changes  embed.Changes
+	warnings []installer.Warning
+}
+
+// planCoreOS reads and translates the inputs of o and plans the changes to
+// the CoreOS image im, checking them.
+func planCoreOS(ctx context.Context, s *streams, o buildOptions, im *embed.Image) (coreosPlan, error) {
+	var p coreosPlan
+	var err error
+	o.variants = butaneVariants{}
+	if p.config, p.install, err = buildInputs(ctx, s, o); err != nil {
+		return p, err
+	}
+	if err := checkInstallIntent(o, p.install); err != nil {
+		return p, err
+	}
+	if err := checkLiveStorage(o, p.config); err != nil {
+		return p, err
+	}
+	custom := embed.Customization{Install: p.install, Kargs: o.kargs, Force: o.force, ResetKargs: true}
+	c, w, err := im.Customize(custom)
+	// build writes a new image, so a config too large for the area
+	// moves images/ignition.img to a grown extent at the end.
+	c.Grow = true
+	c.Description = remaster.Description{Generator: "isobuild build", OS: "coreos"}
+	if err == nil {
+		// After the engine's checks: an option the image cannot
+		// take at all is the first thing to fix.
+		err = checkSpecs(im, o, p.config, p.install)
+	}
+	p.changes, p.warnings = c, w
+	return p, err
+}
+
+// printSummary prints the lines under "Wrote ..." of a CoreOS build of
+// base: grown is base.Grown() after the plan's overlay, of size bytes.
+func (p coreosPlan) printSummary(info io.Writer, o buildOptions, base *embed.Image, grown, size int64) {
+	if p.config != nil {
 		src := o.ignition
 		if o.butane != "" {
 			src = o.butane + " (translated from Butane)"
 		}
-		fmt.Fprintf(info, "  live Ignition config: %d bytes from %s\n", len(config.Data), src)
+		fmt.Fprintf(info, "  live Ignition config: %d bytes from %s\n", len(p.config.Data), src)
 	}
-	if n := base.Grown(); n > 0 {
-		fmt.Fprintf(info, "  initrd embed area:    grown from %d to %d bytes: the config does not fit the image's area, so images/ignition.img moved to the end of the image, now %d bytes (isobuild iso reset gives the base image back)\n", base.Initrd.Length, n, ov.Size())
+	if grown > 0 {
+		fmt.Fprintf(info, "  initrd embed area:    grown from %d to %d bytes: the config does not fit the image's area, so images/ignition.img moved to the end of the image, now %d bytes (isobuild iso reset gives the base image back)\n", base.Initrd.Length, grown, size)
 	}
-	for _, name := range result.Members.Names() {
+	for _, name := range p.changes.Members.Names() {
 		if installer.IsNetworkMember(name) {
 			fmt.Fprintf(info, "  network keyfile:      %s\n", path.Base(name))
 		}
 	}
-	for _, d := range install.DestIgnition {
+	for _, d := range p.install.DestIgnition {
 		fmt.Fprintf(info, "  install config:       %s\n", d.Name)
 	}
-	for _, w := range warnings {
+	for _, w := range p.warnings {
 		if w.Kind == installer.AutoInstall {
 			fmt.Fprintf(info, "  installs to:          %s\n", w.Detail)
 		}
 	}
-	if result.Kargs != nil && !o.kargs.Empty() {
-		fmt.Fprintf(info, "  kernel arguments:     %s\n", *result.Kargs)
+	if p.changes.Kargs != nil && !o.kargs.Empty() {
+		fmt.Fprintf(info, "  kernel arguments:     %s\n", *p.changes.Kargs)
 	}
-	return nil
 }
 
 // buildInputs reads and translates the live config and the destination
@@ -279,9 +327,12 @@ func buildInputs(ctx context.Context, s *streams, o buildOptions) (*installer.In
 func loadConfig(ctx context.Context, s *streams, o buildOptions) (*installer.Input, error) {
 	switch {
 	case o.butane != "":
-		src, err := s.readInput(ctx, "--butane", o.butane)
-		if err != nil {
-			return nil, err
+		src := o.butaneSrc
+		if src == nil {
+			var err error
+			if src, err = s.readInput(ctx, "--butane", o.butane); err != nil {
+				return nil, err
+			}
 		}
 		ign, err := translate(s, o.butane, src, o)
 		if err != nil {

@@ -86,50 +86,19 @@ func runRemasterBuild(ctx context.Context, s *streams, o buildOptions, isoPath s
 			return err
 		}
 	}
-	var base io.ReaderAt = f.File
-	baseSize := rm.Size()
-	if rec := rm.Record(); rec != nil {
-		if !o.force {
-			return hintedError{fmt.Errorf("%s: already customized by isobuild (%s)", isoPath, describeRecord(rec)),
-				"add -f to replace its customization, or start from the original image (isobuild iso reset -o BASE.iso " + isoPath + " gives it back)"}
-		}
-		reset, err := rm.Reset()
-		if err != nil {
-			return fmt.Errorf("%s: %w", isoPath, err)
-		}
-		if rm, err = remaster.Open(reset, reset.Size()); err != nil {
-			return fmt.Errorf("%s: the image it was made from: %w", isoPath, err)
-		}
-		base, baseSize = reset, reset.Size()
-	}
-	flatcarImage := rm.Flatcar()
-	if !flatcarImage {
-		if used := ignitionOptions(o); len(used) > 0 {
-			verb := "needs"
-			if len(used) > 1 {
-				verb = "need"
-			}
-			return hintedError{fmt.Errorf("%s: not a CoreOS live ISO (it has no embed areas) and not a Flatcar ISO: %s, so nothing on it is known to run Ignition, which %s %s", isoPath, describeEntries(rm), strings.Join(used, ", "), verb),
-				"for such images, --initrd-file SRC:DEST puts files into an extra initramfs that every boot entry loads, --iso-file SRC:DEST adds files to the ISO tree (such as a cloud-init seed at /nocloud/user-data), and --karg-* edits every boot entry; isobuild inspect shows what the image holds"}
-		}
+	rb, err := prepareRemaster(o, isoPath, f, rm)
+	if err != nil {
+		return err
 	}
 	var pending *output.Pending
 	if o.out != output.Stdout {
-		if pending, err = output.Begin(ctx, o.out, base, baseSize); err != nil {
+		if pending, err = output.Begin(ctx, o.out, rb.base, rb.size); err != nil {
 			return err
 		}
 		defer pending.Abort()
 	}
-	plan, kind := planFlatcar, "Flatcar live ISO"
-	if !flatcarImage {
-		plan, kind = planGeneric, "live ISO"
-	}
-	ov, summary, err := plan(ctx, s, o, rm)
+	ov, summary, err := rb.plan(ctx, s, o, isoPath)
 	if err != nil {
-		var remasterErr *remasterError
-		if errors.As(err, &remasterErr) {
-			return fmt.Errorf("%s: %w", isoPath, remasterErr.err)
-		}
 		return err
 	}
 	if pending != nil {
@@ -144,11 +113,77 @@ func runRemasterBuild(ctx context.Context, s *streams, o buildOptions, isoPath s
 	if dest == output.Stdout {
 		dest = "standard output"
 	}
-	fmt.Fprintf(info, "Wrote %s from %s (%s, remastered: %d bytes added after the base image's %d)\n", dest, isoPath, kind, ov.Size()-baseSize, baseSize)
+	fmt.Fprintf(info, "Wrote %s from %s (%s, remastered: %d bytes added after the base image's %d)\n", dest, isoPath, rb.kind, ov.Size()-rb.size, rb.size)
 	for _, line := range summary {
 		fmt.Fprintf(info, "  %s\n", line)
 	}
 	return nil
+}
+
+// remasterBase is the base of a remastering build: the image without
+// embed areas, or the one it was made from when it was customized before
+// (with -f).
+type remasterBase struct {
+	rm      *remaster.Image
+	base    io.ReaderAt
+	size    int64
+	flatcar bool
+	kind    string // for the summary
+}
+
+// prepareRemaster checks that the image rm, read from f, can take the
+// options of o and returns the base to build on.
+func prepareRemaster(o buildOptions, isoPath string, f *imagefile.File, rm *remaster.Image) (remasterBase, error) {
+	var base io.ReaderAt = f.File
+	baseSize := rm.Size()
+	if rec := rm.Record(); rec != nil {
+		if !o.force {
+			return remasterBase{}, hintedError{fmt.Errorf("%s: already customized by isobuild (%s)", isoPath, describeRecord(rec)),
+				"add -f to replace its customization, or start from the original image (isobuild iso reset -o BASE.iso " + isoPath + " gives it back)"}
+		}
+		reset, err := rm.Reset()
+		if err != nil {
+			return remasterBase{}, fmt.Errorf("%s: %w", isoPath, err)
+		}
+		if rm, err = remaster.Open(reset, reset.Size()); err != nil {
+			return remasterBase{}, fmt.Errorf("%s: the image it was made from: %w", isoPath, err)
+		}
+		base, baseSize = reset, reset.Size()
+	}
+	flatcarImage := rm.Flatcar()
+	if !flatcarImage {
+		if used := ignitionOptions(o); len(used) > 0 {
+			verb := "needs"
+			if len(used) > 1 {
+				verb = "need"
+			}
+			return remasterBase{}, hintedError{fmt.Errorf("%s: not a CoreOS live ISO (it has no embed areas) and not a Flatcar ISO: %s, so nothing on it is known to run Ignition, which %s %s", isoPath, describeEntries(rm), strings.Join(used, ", "), verb),
+				"for such images, --initrd-file SRC:DEST puts files into an extra initramfs that every boot entry loads, --iso-file SRC:DEST adds files to the ISO tree (such as a cloud-init seed at /nocloud/user-data), and --karg-* edits every boot entry; isobuild inspect shows what the image holds"}
+		}
+	}
+	kind := "Flatcar live ISO"
+	if !flatcarImage {
+		kind = "live ISO"
+	}
+	return remasterBase{rm: rm, base: base, size: baseSize, flatcar: flatcarImage, kind: kind}, nil
+}
+
+// plan reads the inputs of o and plans the remaster of the base, giving
+// the new image and the lines of its summary.
+func (rb remasterBase) plan(ctx context.Context, s *streams, o buildOptions, isoPath string) (*overlay.Image, []string, error) {
+	plan := planFlatcar
+	if !rb.flatcar {
+		plan = planGeneric
+	}
+	ov, summary, err := plan(ctx, s, o, rb.rm)
+	if err != nil {
+		var remasterErr *remasterError
+		if errors.As(err, &remasterErr) {
+			return nil, nil, fmt.Errorf("%s: %w", isoPath, remasterErr.err)
+		}
+		return nil, nil, err
+	}
+	return ov, summary, nil
 }
 
 // flatcarUnsupported lists the installer options a Flatcar image cannot

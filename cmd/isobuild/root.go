@@ -61,6 +61,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) (*cobra.Command, *stream
 	root.AddCommand(newBuildCmd(io), newButaneCmd(io), newInspectCmd(io), newISOCmd(io), newPXECmd(io), newDevCmd(io), newVersionCmd(io))
 	root.AddCommand(newDownloadCmd(io))
 	root.AddCommand(newWriteCmd(io))
+	root.AddCommand(newServeCmd(io))
 	root.AddCommand(newVMCmd(io))
 	root.SetHelpCommand(newHelpCmd())
 	// In the tree now, so that its unknown subcommands are usage errors

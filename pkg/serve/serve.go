@@ -1,0 +1,417 @@
+// Package serve answers HTTP requests for per-host images that exist only
+// as overlays of one base image: GET and HEAD of /hosts/NAME.iso stream
+// the host's image, generated on the fly from its [overlay.Image], with
+// byte ranges, conditional requests and a strong entity tag, as BMC
+// virtual media (Redfish InsertMedia, iDRAC, iLO) and HTTP boot clients
+// need. No per-host copy is ever written.
+//
+// In isobuild's pipeline, Butane → Ignition → initramfs → overlay → output,
+// this package is an output: the one that serves an overlay over HTTP
+// instead of writing it to a file.
+//
+// # URLs
+//
+//   - GET|HEAD /hosts/NAME.iso, or /hosts/TOKEN/NAME.iso when
+//     [Options.RequireToken] is set: the host's image.
+//   - GET|HEAD /healthz: 200 "ok" once the handler exists.
+//   - Anything else: 404, with a body that names no host. An unknown host,
+//     a wrong or missing token, a path that is not exactly one of the above
+//     (percent-encoded bytes, "..", a trailing slash, a directory such as
+//     /hosts/) all get the same 404, so that the server tells nobody which
+//     hosts exist. There is no listing of any kind.
+//
+// Paths are matched on the raw request path, without cleaning or
+// redirects, and a host name must pass [inventory.CheckName], so no name
+// can leave its segment.
+//
+// # Responses
+//
+// Image responses go through [http.ServeContent] with a fresh
+// [io.SectionReader] of the overlay per request (so concurrent and
+// multi-range requests never share a position), and carry
+// Content-Type: application/octet-stream (set, so that ServeContent never
+// sniffs the body, and HEAD reads nothing), Accept-Ranges: bytes,
+// Content-Length, the image's strong ETag and Last-Modified, and
+// Cache-Control: private, no-transform (the image holds the host's secrets;
+// a proxy must not recompress it, which would break ranges). Single ranges,
+// multiple ranges (multipart/byteranges), If-Range, If-Match,
+// If-None-Match and the date conditionals behave as ServeContent defines.
+//
+// # Entity tags
+//
+// [ETag] combines [BaseIdentity], which stands for the base image's bytes,
+// and [Fingerprint], which hashes every byte the overlay changes or adds:
+// the tag changes whenever a byte of the host's image can have changed,
+// and is the same on every replica that serves the same base and
+// customization, so that a client resuming a download through a load
+// balancer keeps its ranges. The caller must also change the image's
+// ModTime when its customization changes, since a client may send a date in
+// If-Range.
+//
+// # Limits
+//
+// [Options.MaxStreams] bounds the GET requests that stream an image at
+// once; a request that finds no free slot within [Options.QueueTimeout]
+// gets 503 with Retry-After. A client that goes away ends its stream at the
+// next write, which frees its slot.
+package serve
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/isobuild/isobuild/pkg/inventory"
+	"github.com/isobuild/isobuild/pkg/overlay"
+)
+
+// ErrNotFound is what a Lookup returns for a name it does not know.
+var ErrNotFound = errors.New("no such host")
+
+// Image is what the handler serves for one host.
+type Image struct {
+	// Overlay is the host's image; it must be safe for concurrent
+	// ReadAt (as every overlay of *os.File bases and in-memory patches
+	// is).
+	Overlay *overlay.Image
+	// ETag is the strong entity tag, with its quotes (see ETag).
+	ETag string
+	// ModTime is the Last-Modified time: it must be stable across
+	// requests, and later whenever the image's bytes change.
+	ModTime time.Time
+	// Token, when Options.RequireToken is set, is the secret that the
+	// host's URLs carry; a host without one cannot be fetched then.
+	Token string
+}
+
+// Lookup returns the image of the host called name, or an error wrapping
+// ErrNotFound. Other errors answer 500 (the message is logged, not sent).
+type Lookup func(ctx context.Context, name string) (Image, error)
+
+// Options configure a Handler.
+type Options struct {
+	Lookup Lookup
+	// RequireToken makes the image URLs /hosts/TOKEN/NAME.iso, TOKEN
+	// being the host's Image.Token.
+	RequireToken bool
+	// MaxStreams bounds the image GETs in flight; 0 means 64.
+	MaxStreams int
+	// QueueTimeout is how long a GET waits for a free stream; 0 means
+	// 10 seconds.
+	QueueTimeout time.Duration
+	// Logger gets one record per request; nil logs nothing. Tokens are
+	// never logged.
+	Logger *slog.Logger
+}
+
+// Handler is the http.Handler of package serve; create it with New.
+type Handler struct {
+	opts   Options
+	slots  chan struct{}
+	active atomic.Int64
+}
+
+// New returns a Handler for o; o.Lookup is required.
+func New(o Options) *Handler {
+	if o.Lookup == nil {
+		panic("serve: nil Lookup")
+	}
+	if o.MaxStreams <= 0 {
+		o.MaxStreams = 64
+	}
+	if o.QueueTimeout <= 0 {
+		o.QueueTimeout = 10 * time.Second
+	}
+	return &Handler{opts: o, slots: make(chan struct{}, o.MaxStreams)}
+}
+
+// Active returns the number of image requests being answered.
+func (h *Handler) Active() int { return int(h.active.Load()) }
+
+const notFoundBody = "404 page not found\n"
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w}
+	route, name, token := h.route(r)
+	defer func() {
+		if h.opts.Logger == nil {
+			return
+		}
+		attrs := []slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("route", route),
+			slog.Int("status", rec.status()),
+			slog.Int64("bytes", rec.n),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("remote", r.RemoteAddr),
+		}
+		if name != "" {
+			attrs = append(attrs, slog.String("host", name))
+		}
+		if rec.err != nil {
+			attrs = append(attrs, slog.String("error", rec.err.Error()))
+		}
+		if rg := r.Header.Get("Range"); rg != "" {
+			attrs = append(attrs, slog.String("range", truncate(rg, 200)))
+		}
+		h.opts.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	}()
+	switch route {
+	case "healthz":
+		if !getOrHead(rec, r) {
+			return
+		}
+		rec.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		rec.Header().Set("Cache-Control", "no-store")
+		io.WriteString(rec, "ok\n")
+	case "image":
+		if !getOrHead(rec, r) {
+			return
+		}
+		h.serveImage(rec, r, name, token)
+	default:
+		notFound(rec)
+	}
+}
+
+// route classifies the request by its raw path: "healthz", "image" (with
+// the host name and token), or "" for anything else.
+func (h *Handler) route(r *http.Request) (route, name, token string) {
+	p := r.URL.EscapedPath()
+	if p == "/healthz" {
+		return "healthz", "", ""
+	}
+	rest, ok := strings.CutPrefix(p, "/hosts/")
+	if !ok {
+		return "", "", ""
+	}
+	if h.opts.RequireToken {
+		token, rest, ok = strings.Cut(rest, "/")
+		if !ok || !validToken(token) {
+			return "", "", ""
+		}
+	}
+	name, ok = strings.CutSuffix(rest, ".iso")
+	if !ok || inventory.CheckName(name) != nil {
+		return "", "", ""
+	}
+	return "image", name, token
+}
+
+// validToken accepts what inventory.CheckToken does.
+func validToken(t string) bool { return inventory.CheckToken(t) == nil }
+
+func getOrHead(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
+	return false
+}
+
+func notFound(w http.ResponseWriter) {
+	http.Error(w, strings.TrimSuffix(notFoundBody, "\n"), http.StatusNotFound)
+}
+
+func (h *Handler) serveImage(w *recorder, r *http.Request, name, token string) {
+	h.active.Add(1)
+	defer h.active.Add(-1)
+	img, err := h.opts.Lookup(r.Context(), name)
+	if errors.Is(err, ErrNotFound) {
+		notFound(w)
+		return
+	}
+	if err != nil {
+		w.err = err
+		http.Error(w, "500 internal server error", http.StatusInternalServerError)
+		return
+	}
+	if h.opts.RequireToken {
+		// Constant time, and the same answer as for an unknown host.
+		if img.Token == "" || subtle.ConstantTimeCompare([]byte(img.Token), []byte(token)) != 1 {
+			notFound(w)
+			return
+		}
+	}
+	if r.Method == http.MethodGet {
+		if !h.acquire(r.Context()) {
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "503 too many downloads at once; retry later", http.StatusServiceUnavailable)
+			return
+		}
+		defer func() { <-h.slots }()
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "application/octet-stream")
+	hd.Set("Content-Disposition", `attachment; filename="`+name+`.iso"`)
+	hd.Set("Cache-Control", "private, no-transform")
+	if img.ETag != "" {
+		hd.Set("ETag", img.ETag)
+	}
+	ov := img.Overlay
+	http.ServeContent(w, r, name+".iso", img.ModTime, io.NewSectionReader(ov, 0, ov.Size()))
+}
+
+// acquire takes a stream slot, waiting at most QueueTimeout.
+func (h *Handler) acquire(ctx context.Context) bool {
+	select {
+	case h.slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(h.opts.QueueTimeout)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+// recorder keeps the status and the body size of a response for the log.
+type recorder struct {
+	http.ResponseWriter
+	code int
+	n    int64
+	err  error
+}
+
+func (r *recorder) status() int {
+	if r.code == 0 {
+		return http.StatusOK
+	}
+	return r.code
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	n, err := r.ResponseWriter.Write(p)
+	r.n += int64(n)
+	return n, err
+}
+
+// ReadFrom keeps the underlying writer's fast path (io.Copy prefers it).
+func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
+	if rf, ok := r.ResponseWriter.(io.ReaderFrom); ok {
+		n, err := rf.ReadFrom(src)
+		r.n += n
+		return n, err
+	}
+	n, err := io.Copy(writerOnly{r}, src)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+type writerOnly struct{ io.Writer }
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// sampleSize is how much of each end of the base BaseIdentity hashes.
+const sampleSize = 1 << 20
+
+// BaseIdentity returns a short string that stands for the bytes of a base
+// image of size bytes, read through r, last modified at modTime: a hash of
+// the size, the modification time (to the nanosecond) and the first and
+// last MiB. It reads at most 2 MiB, so it is cheap enough to check before
+// every request. An ordinary change of the file (a write, or a replacement
+// by another file) changes the modification time; a replacement that keeps
+// it (cp -p, rsync -t) almost always changes the ends, which hold the ISO
+// 9660 volume descriptors with their creation time and volume ID, the
+// boot catalogue and the GPT backup header. The inode is left out on
+// purpose: every replica reading the same file, or a copy with its time
+// kept, gets the same identity, so that ETags agree across replicas.
+// A caller that knows the base's SHA-256 (from a verified download) can use
+// that instead.
+func BaseIdentity(r io.ReaderAt, size int64, modTime time.Time) (string, error) {
+	h := sha256.New()
+	var hdr [16]byte
+	binary.BigEndian.PutUint64(hdr[:8], uint64(size))
+	binary.BigEndian.PutUint64(hdr[8:], uint64(modTime.UnixNano()))
+	h.Write(hdr[:])
+	head := min(size, sampleSize)
+	if err := hashRange(h, r, 0, head); err != nil {
+		return "", err
+	}
+	if tail := max(head, size-sampleSize); tail < size {
+		if err := hashRange(h, r, tail, size-tail); err != nil {
+			return "", err
+		}
+	}
+	return "base-" + hex.EncodeToString(h.Sum(nil)[:16]), nil
+}
+
+// Fingerprint hashes what the overlay changes in its base: its sizes,
+// every patched range with its bytes and every appended byte. Two overlays
+// of the same base with equal fingerprints have the same bytes. It reads
+// the patches and the appended data, so callers compute it once per host
+// (not per request).
+func Fingerprint(ov *overlay.Image) (string, error) {
+	h := sha256.New()
+	var num [8]byte
+	put := func(v int64) {
+		binary.BigEndian.PutUint64(num[:], uint64(v))
+		h.Write(num[:])
+	}
+	put(ov.BaseSize())
+	put(ov.Size())
+	for _, rg := range ov.Patched() {
+		put(rg.Offset)
+		put(rg.Length)
+		if err := hashRange(h, ov, rg.Offset, rg.Length); err != nil {
+			return "", err
+		}
+	}
+	if err := hashRange(h, ov, ov.BaseSize(), ov.Size()-ov.BaseSize()); err != nil {
+		return "", err
+	}
+	return "custom-" + hex.EncodeToString(h.Sum(nil)[:16]), nil
+}
+
+// ETag returns the strong entity tag of an image from its base identity and
+// its overlay's fingerprint.
+func ETag(baseIdentity, fingerprint string) string {
+	sum := sha256.Sum256([]byte(baseIdentity + "\x00" + fingerprint))
+	return `"` + hex.EncodeToString(sum[:16]) + `"`
+}
+
+func hashRange(w io.Writer, r io.ReaderAt, off, n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	got, err := io.Copy(w, io.NewSectionReader(r, off, n))
+	if err == nil && got < n {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return fmt.Errorf("reading %d bytes at offset %d: %w", n, off, err)
+	}
+	return nil
+}
