@@ -16,6 +16,7 @@ import (
 
 	"github.com/isobuild/isobuild/internal/imagefile"
 	"github.com/isobuild/isobuild/internal/output"
+	"github.com/isobuild/isobuild/pkg/embed"
 	"github.com/isobuild/isobuild/pkg/installer"
 	"github.com/isobuild/isobuild/pkg/inventory"
 	"github.com/isobuild/isobuild/pkg/overlay"
@@ -29,6 +30,10 @@ type hostBuild struct {
 	// warnings are the engine's notices for the image, printed once it
 	// is written (as a single build does).
 	warnings []installer.Warning
+	// install are the installer options of a CoreOS host's image (its
+	// live config included), which serve also appends to the PXE
+	// initramfs.
+	install installer.Options
 }
 
 // batchHook, when set (by tests), runs in the worker of each host before
@@ -100,6 +105,9 @@ func runBatchBuild(ctx context.Context, s *streams, o buildOptions, isoPath stri
 type fleetPlan struct {
 	builds []hostBuild
 	base   *imagefile.File
+	// coreos is the base's embed areas when it is a CoreOS live ISO;
+	// otherwise the base is remastered.
+	coreos *embed.Image
 	close  func()
 }
 
@@ -120,6 +128,21 @@ func planFleet(ctx context.Context, s *streams, o buildOptions, isoPath, dir str
 			fp.close()
 		}
 	}()
+	// The --iso-file sources that the planners open are this plan's,
+	// closed with it (serve keeps an older plan open while a newer one
+	// is made).
+	var opened []*os.File
+	savedOpen := s.open
+	s.open = nil
+	defer func() {
+		opened = append(opened, s.open...)
+		s.open = savedOpen
+	}()
+	closers = append(closers, func() {
+		for _, f := range opened {
+			f.Close()
+		}
+	})
 	data, err := s.readInput(ctx, "--hosts", o.hosts)
 	if err != nil {
 		return nil, err
@@ -153,7 +176,7 @@ func planFleet(ctx context.Context, s *streams, o buildOptions, isoPath, dir str
 	if err != nil {
 		return nil, err
 	}
-	var plan func(o buildOptions) (*overlay.Image, []installer.Warning, error)
+	var plan func(o buildOptions) (*overlay.Image, []installer.Warning, installer.Options, error)
 	if coreos {
 		if err := checkCoreOSOptions(o, isoPath); err != nil {
 			return nil, err
@@ -163,17 +186,16 @@ func planFleet(ctx context.Context, s *streams, o buildOptions, isoPath, dir str
 			return nil, err
 		}
 		closers = append(closers, func() { f.Close() })
-		fp.base = f
-		plan = func(o buildOptions) (*overlay.Image, []installer.Warning, error) {
+		fp.base, fp.coreos = f, im
+		plan = func(o buildOptions) (*overlay.Image, []installer.Warning, installer.Options, error) {
 			p, err := planCoreOS(ctx, s, o, im)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, installer.Options{}, err
 			}
 			ov, err := im.Overlay(p.changes)
-			return ov, p.warnings, err
+			return ov, p.warnings, p.install, err
 		}
 	} else {
-		closers = append(closers, s.closeOpen)
 		f, rm, err := s.openRemaster(ctx, isoPath)
 		if err != nil {
 			return nil, err
@@ -184,9 +206,9 @@ func planFleet(ctx context.Context, s *streams, o buildOptions, isoPath, dir str
 		if err != nil {
 			return nil, err
 		}
-		plan = func(o buildOptions) (*overlay.Image, []installer.Warning, error) {
+		plan = func(o buildOptions) (*overlay.Image, []installer.Warning, installer.Options, error) {
 			ov, _, err := rb.plan(ctx, s, o, isoPath)
-			return ov, nil, err
+			return ov, nil, installer.Options{}, err
 		}
 	}
 	fp.builds = make([]hostBuild, len(inv.Hosts))
@@ -200,13 +222,13 @@ func planFleet(ctx context.Context, s *streams, o buildOptions, isoPath, dir str
 		var notes bytes.Buffer
 		saved := s.err
 		s.err = &notes
-		ov, warnings, err := plan(ho)
+		ov, warnings, install, err := plan(ho)
 		s.err = saved
 		printPrefixed(s.err, "host "+h.Name+": ", notes.Bytes())
 		if err != nil {
 			return nil, hostError(h, err, "")
 		}
-		fp.builds[i] = hostBuild{host: h, out: ho.out, ov: ov, warnings: warnings}
+		fp.builds[i] = hostBuild{host: h, out: ho.out, ov: ov, warnings: warnings, install: install}
 	}
 	return fp, nil
 }

@@ -86,9 +86,8 @@ passes the kernel arguments ignition.firstboot ignition.platform.id=metal.`,
 				}
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			// The input, unchanged, with the customization appended.
-			img := overlay.New(in, st.Size())
-			if _, err := img.Append(bytes.NewReader(res.Archive), int64(len(res.Archive))); err != nil {
+			img, err := customizedInitramfs(in, st.Size(), res)
+			if err != nil {
 				return err
 			}
 			if err := output.Write(ctx, out, s.stdout, img); err != nil {
@@ -109,6 +108,17 @@ passes the kernel arguments ignition.firstboot ignition.platform.id=metal.`,
 	f.add(c.Flags(), true)
 	addOutput(c.Flags(), &out, "write the customized initramfs to `PATH` (must not exist) or - for stdout (required)")
 	return c
+}
+
+// customizedInitramfs is a live initramfs of size bytes read through in,
+// unchanged, with the archive of a customization appended: what "pxe
+// customize" writes, and what serve serves as a host's PXE initramfs.
+func customizedInitramfs(in io.ReaderAt, size int64, res *pxe.Result) (*overlay.Image, error) {
+	img := overlay.New(in, size)
+	if _, err := img.Append(bytes.NewReader(res.Archive), int64(len(res.Archive))); err != nil {
+		return nil, err
+	}
+	return img, nil
 }
 
 // writeBlob writes data to path, replacing what is there (as

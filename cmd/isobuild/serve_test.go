@@ -154,7 +154,7 @@ func TestServeEqualsBatch(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("serve exit %d:\n%s", code, stderr)
 	}
-	for _, want := range []string{`"route":"image"`, `"host":"web1"`, `"status":206`, `"status":404`, "changed since the server started", "isobuild serve: stopped"} {
+	for _, want := range []string{`"route":"image"`, `"host":"web1"`, `"status":206`, `"status":404`, "changed since the server loaded it: send the server SIGHUP", "isobuild serve: stopped"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("serve's log lacks %s:\n%s", want, stderr)
 		}

@@ -79,8 +79,27 @@ type Result struct {
 // input must be pristine (no live config, no keyfiles); its own
 // features.json decides which options are supported. With no options the
 // archive holds only an empty cpio. Reading stops with ctx's error when ctx
-// is cancelled.
+// is cancelled. It is [Read] followed by [Initramfs.Customize].
 func Customize(ctx context.Context, r io.Reader, o installer.Options) (*Result, error) {
+	in, err := Read(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return in.Customize(o)
+}
+
+// Initramfs is a pristine CoreOS live initramfs that [Read] checked, for
+// any number of customizations ("isobuild serve" makes one for each host
+// from a single read of the image's initramfs).
+type Initramfs struct {
+	features installer.Features
+}
+
+// Read reads a CoreOS live PXE initramfs from r and checks that it is one
+// and pristine (no live config, no keyfiles), keeping what Customize
+// needs: its features.json. Reading stops with ctx's error when ctx is
+// cancelled.
+func Read(ctx context.Context, r io.Reader) (*Initramfs, error) {
 	files, err := initrd.Decode(ctxReader{ctx, r}, func(name string) bool {
 		return name == LiveStampMember || name == FeaturesMember || name == installer.ConfigMember || installer.IsNetworkMember(name)
 	})
@@ -95,13 +114,20 @@ func Customize(ctx context.Context, r io.Reader, o installer.Options) (*Result, 
 			return nil, ErrCustomized
 		}
 	}
-	var f installer.Features
+	var in Initramfs
 	if raw, ok := files[FeaturesMember]; ok {
-		if f, err = installer.ParseFeatures(raw); err != nil {
+		if in.features, err = installer.ParseFeatures(raw); err != nil {
 			return nil, fmt.Errorf("decoding %s: %w", FeaturesMember, err)
 		}
 	}
-	built, err := installer.Build(o, f)
+	return &in, nil
+}
+
+// Customize returns the archive to append to the initramfs so that it
+// carries the customizations o; the initramfs's features decide which
+// options are supported.
+func (in *Initramfs) Customize(o installer.Options) (*Result, error) {
+	built, err := installer.Build(o, in.features)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,15 @@
 //
 //   - GET|HEAD /hosts/NAME.iso, or /hosts/TOKEN/NAME.iso when
 //     [Options.RequireToken] is set: the host's image.
+//   - GET|HEAD /hosts/NAME/pxe/vmlinuz, /hosts/NAME/pxe/initramfs.img and
+//     /hosts/NAME/pxe/rootfs.img (under /hosts/TOKEN/NAME/ with
+//     RequireToken): the host's PXE files ([PXE]), with the same headers,
+//     ranges and entity tags as the image; 404 for a host without them.
+//   - GET|HEAD /hosts/NAME/boot.ipxe (or /hosts/TOKEN/NAME/boot.ipxe): an
+//     iPXE script that boots the PXE files by absolute URLs made from the
+//     request: https when the connection is TLS, else http, and the Host
+//     header, which must be a plain host name or address with an optional
+//     port (else 400).
 //   - GET|HEAD /healthz: 200 "ok" once the handler exists.
 //   - Anything else: 404, with a body that names no host. An unknown host,
 //     a wrong or missing token, a path that is not exactly one of the above
@@ -48,15 +57,27 @@
 // ModTime when its customization changes, since a client may send a date in
 // If-Range.
 //
+// The PXE files carry the tags the caller gives them ([File.ETag]); the
+// iPXE script's tag is a hash of its text, which depends on the request's
+// Host header.
+//
+// # Reloads
+//
+// The handler keeps nothing of an Image past the request: a caller may
+// answer later lookups from a new table of images, and [Image.Release]
+// tells it when a request is done with the image it got, so that it can
+// close the files of an old table once no request reads them.
+//
 // # Limits
 //
-// [Options.MaxStreams] bounds the GET requests that stream an image at
-// once; a request that finds no free slot within [Options.QueueTimeout]
+// [Options.MaxStreams] bounds the GET requests that stream an image or a
+// PXE file at once; a request that finds no free slot within [Options.QueueTimeout]
 // gets 503 with Retry-After. A client that goes away ends its stream at the
 // next write, which frees its slot.
 package serve
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -92,6 +113,37 @@ type Image struct {
 	// Token, when Options.RequireToken is set, is the secret that the
 	// host's URLs carry; a host without one cannot be fetched then.
 	Token string
+	// PXE, when not nil, are the host's PXE boot files; without them
+	// the host's PXE URLs answer 404.
+	PXE *PXE
+	// Release, when not nil, is called once when the handler is done
+	// with the image (the response is complete or abandoned), so that
+	// the caller can close what the image reads once no request uses it.
+	Release func()
+}
+
+// PXE are the files a PXE (iPXE) boot of a host fetches.
+type PXE struct {
+	// Kernel and Initramfs are the kernel and the initramfs, the latter
+	// with the host's customization appended; the host's iPXE script
+	// needs both (a zero File's URL answers 404).
+	Kernel, Initramfs File
+	// Rootfs is the root file system image that a CoreOS live initramfs
+	// fetches (coreos.live.rootfs_url); a zero File (nil R) has none,
+	// and its URL answers 404.
+	Rootfs File
+	// Kargs are the kernel arguments of the host's iPXE script; the
+	// handler puts initrd=main in front and, with a Rootfs,
+	// coreos.live.rootfs_url= with the URL of Rootfs.
+	Kargs string
+}
+
+// File is one PXE boot file: Size bytes of R, which must be safe for
+// concurrent ReadAt, with its strong entity tag (quoted).
+type File struct {
+	R    io.ReaderAt
+	Size int64
+	ETag string
 }
 
 // Lookup returns the image of the host called name, or an error wrapping
@@ -144,7 +196,7 @@ const notFoundBody = "404 page not found\n"
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
-	route, name, token := h.route(r)
+	route, name, token, file := h.route(r)
 	defer func() {
 		if h.opts.Logger == nil {
 			return
@@ -159,6 +211,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if name != "" {
 			attrs = append(attrs, slog.String("host", name))
+		}
+		if file != "" {
+			attrs = append(attrs, slog.String("file", file))
 		}
 		if rec.err != nil {
 			attrs = append(attrs, slog.String("error", rec.err.Error()))
@@ -176,38 +231,60 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		rec.Header().Set("Cache-Control", "no-store")
 		io.WriteString(rec, "ok\n")
-	case "image":
+	case "image", "pxe", "ipxe":
 		if !getOrHead(rec, r) {
 			return
 		}
-		h.serveImage(rec, r, name, token)
+		h.serveHost(rec, r, route, name, token, file)
 	default:
 		notFound(rec)
 	}
 }
 
-// route classifies the request by its raw path: "healthz", "image" (with
-// the host name and token), or "" for anything else.
-func (h *Handler) route(r *http.Request) (route, name, token string) {
+// PXE file names in URLs.
+const (
+	kernelName    = "vmlinuz"
+	initramfsName = "initramfs.img"
+	rootfsName    = "rootfs.img"
+	scriptName    = "boot.ipxe"
+)
+
+// route classifies the request by its raw path: "healthz", "image",
+// "pxe" (file being the PXE file's name) or "ipxe", with the host name
+// and token, or "" for anything else.
+func (h *Handler) route(r *http.Request) (route, name, token, file string) {
 	p := r.URL.EscapedPath()
 	if p == "/healthz" {
-		return "healthz", "", ""
+		return "healthz", "", "", ""
 	}
 	rest, ok := strings.CutPrefix(p, "/hosts/")
 	if !ok {
-		return "", "", ""
+		return "", "", "", ""
 	}
 	if h.opts.RequireToken {
 		token, rest, ok = strings.Cut(rest, "/")
 		if !ok || !validToken(token) {
-			return "", "", ""
+			return "", "", "", ""
 		}
 	}
+	route = "image"
 	name, ok = strings.CutSuffix(rest, ".iso")
-	if !ok || inventory.CheckName(name) != nil {
-		return "", "", ""
+	if !ok || strings.Contains(name, "/") {
+		var sub string
+		name, sub, _ = strings.Cut(rest, "/")
+		switch sub {
+		case "pxe/" + kernelName, "pxe/" + initramfsName, "pxe/" + rootfsName:
+			route, file = "pxe", strings.TrimPrefix(sub, "pxe/")
+		case scriptName:
+			route = "ipxe"
+		default:
+			return "", "", "", ""
+		}
 	}
-	return "image", name, token
+	if inventory.CheckName(name) != nil {
+		return "", "", "", ""
+	}
+	return route, name, token, file
 }
 
 // validToken accepts what inventory.CheckToken does.
@@ -226,10 +303,15 @@ func notFound(w http.ResponseWriter) {
 	http.Error(w, strings.TrimSuffix(notFoundBody, "\n"), http.StatusNotFound)
 }
 
-func (h *Handler) serveImage(w *recorder, r *http.Request, name, token string) {
+// serveHost answers the routes of one host: its image, a PXE file or its
+// iPXE script.
+func (h *Handler) serveHost(w *recorder, r *http.Request, route, name, token, file string) {
 	h.active.Add(1)
 	defer h.active.Add(-1)
 	img, err := h.opts.Lookup(r.Context(), name)
+	if err == nil && img.Release != nil {
+		defer img.Release()
+	}
 	if errors.Is(err, ErrNotFound) {
 		notFound(w)
 		return
@@ -246,6 +328,55 @@ func (h *Handler) serveImage(w *recorder, r *http.Request, name, token string) {
 			return
 		}
 	}
+	var (
+		content  io.ReadSeeker
+		etag     string
+		filename string
+	)
+	switch route {
+	case "image":
+		ov := img.Overlay
+		content, etag, filename = io.NewSectionReader(ov, 0, ov.Size()), img.ETag, name+".iso"
+	case "pxe":
+		var f File
+		if img.PXE != nil {
+			switch file {
+			case kernelName:
+				f = img.PXE.Kernel
+			case initramfsName:
+				f = img.PXE.Initramfs
+			case rootfsName:
+				f = img.PXE.Rootfs
+			}
+		}
+		if f.R == nil {
+			notFound(w)
+			return
+		}
+		content, etag, filename = io.NewSectionReader(f.R, 0, f.Size), f.ETag, name+"-"+file
+	case "ipxe":
+		if img.PXE == nil || img.PXE.Kernel.R == nil || img.PXE.Initramfs.R == nil {
+			notFound(w)
+			return
+		}
+		script, err := h.script(r, img.PXE, name, token)
+		if err != nil {
+			w.err = err
+			code := http.StatusInternalServerError
+			if errors.Is(err, errBadHost) {
+				code = http.StatusBadRequest
+			}
+			http.Error(w, fmt.Sprintf("%d %s", code, strings.ToLower(http.StatusText(code))), code)
+			return
+		}
+		sum := sha256.Sum256(script)
+		hd := w.Header()
+		hd.Set("Content-Type", "text/plain; charset=utf-8")
+		hd.Set("Cache-Control", "private, no-cache")
+		hd.Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
+		http.ServeContent(w, r, scriptName, img.ModTime, bytes.NewReader(script))
+		return
+	}
 	if r.Method == http.MethodGet {
 		if !h.acquire(r.Context()) {
 			w.Header().Set("Retry-After", "5")
@@ -256,13 +387,90 @@ func (h *Handler) serveImage(w *recorder, r *http.Request, name, token string) {
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", "application/octet-stream")
-	hd.Set("Content-Disposition", `attachment; filename="`+name+`.iso"`)
+	hd.Set("Content-Disposition", `attachment; filename="`+filename+`"`)
 	hd.Set("Cache-Control", "private, no-transform")
-	if img.ETag != "" {
-		hd.Set("ETag", img.ETag)
+	if etag != "" {
+		hd.Set("ETag", etag)
 	}
-	ov := img.Overlay
-	http.ServeContent(w, r, name+".iso", img.ModTime, io.NewSectionReader(ov, 0, ov.Size()))
+	http.ServeContent(w, r, filename, img.ModTime, content)
+}
+
+// errBadHost is the error of a request whose Host header cannot go into
+// a URL of the iPXE script.
+var errBadHost = errors.New("the Host header is not a plain host name or address with an optional port")
+
+// script returns the iPXE script of a host, with absolute URLs made from
+// the request.
+func (h *Handler) script(r *http.Request, p *PXE, name, token string) ([]byte, error) {
+	if !validHost(r.Host) {
+		return nil, errBadHost
+	}
+	// iPXE expands ${...} in every command and ends a command at a line
+	// break: kernel arguments holding them would change the script.
+	if strings.ContainsAny(p.Kargs, "\r\n") || strings.Contains(p.Kargs, "${") {
+		return nil, errors.New("the kernel arguments hold a line break or ${, which iPXE would interpret")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	base := scheme + "://" + r.Host + "/hosts/"
+	if h.opts.RequireToken {
+		base += token + "/"
+	}
+	base += name + "/pxe/"
+	args := []string{"initrd=main"}
+	if p.Rootfs.R != nil {
+		args = append(args, "coreos.live.rootfs_url="+base+rootfsName)
+	}
+	if k := strings.TrimSpace(p.Kargs); k != "" {
+		args = append(args, k)
+	}
+	var b bytes.Buffer
+	b.WriteString("#!ipxe\n")
+	fmt.Fprintf(&b, "kernel %s%s %s\n", base, kernelName, strings.Join(args, " "))
+	fmt.Fprintf(&b, "initrd --name main %s%s\n", base, initramfsName)
+	b.WriteString("boot\n")
+	return b.Bytes(), nil
+}
+
+// validHost accepts a Host header of a DNS name or IPv4 address
+// (letters, digits, dots, hyphens), or an IPv6 address in brackets, with
+// an optional :PORT: nothing that could end a URL or an iPXE argument.
+func validHost(host string) bool {
+	const hexColon = "0123456789abcdefABCDEF:."
+	const dnsChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-"
+	if strings.HasPrefix(host, "[") {
+		end := strings.IndexByte(host, ']')
+		if end < 2 || !onlyOf(host[1:end], hexColon) {
+			return false
+		}
+		rest := host[end+1:]
+		if rest == "" {
+			return true
+		}
+		port, ok := strings.CutPrefix(rest, ":")
+		return ok && validPort(port)
+	}
+	name := host
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		if !validPort(host[i+1:]) {
+			return false
+		}
+		name = host[:i]
+	}
+	return name != "" && len(name) <= 253 && name[0] != '-' && name[0] != '.' && onlyOf(name, dnsChars)
+}
+
+func validPort(p string) bool { return p != "" && len(p) <= 5 && onlyOf(p, "0123456789") }
+
+func onlyOf(s, chars string) bool {
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(chars, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // acquire takes a stream slot, waiting at most QueueTimeout.
