@@ -1,6 +1,7 @@
-// Command isobuild turns a CoreOS live ISO and a Butane or Ignition config
-// into a customized live ISO, and inspects and edits the embed areas of such
-// images with coreos-installer-compatible commands.
+// Command isobuild turns a live ISO (Fedora CoreOS, RHCOS, SCOS, Flatcar or
+// another distribution's) and a Butane or Ignition config into a customized
+// live or installer ISO, edits CoreOS images with coreos-installer-compatible
+// commands, and downloads, writes, boots and serves images.
 package main
 
 import (

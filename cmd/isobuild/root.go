@@ -9,13 +9,21 @@ import (
 	"github.com/spf13/cobra"
 )
 
-const rootLong = `isobuild customizes Fedora CoreOS (and RHCOS/SCOS) live ISO images.
+const rootLong = `isobuild turns a stock live ISO and a Butane or Ignition config into a
+customized live or installer ISO that boots like the original: BIOS and
+UEFI, from CD or USB stick. No root, no loop mounts, no container, no
+xorriso.
 
-It writes an Ignition config (translated from Butane if you like), network
-keyfiles and kernel arguments into the areas that every CoreOS live ISO
-reserves for them. The rest of the image is copied byte for byte, so the
-result boots exactly like the original: BIOS and UEFI, from CD or USB stick.
-No root, no loop mounts, no container, no xorriso.
+Fedora CoreOS, RHCOS and SCOS images reserve areas for a config, network
+keyfiles and kernel arguments: isobuild writes into them and copies the
+rest byte for byte. Flatcar and other live ISOs get the config (or any
+files) in an extra initramfs, appended after the image with its metadata
+repointed; every boot entry loads it.
+
+Around that: download and verify a base image (download), write it to a
+USB stick safely (write), try it in a virtual machine (vm), and for
+fleets build one image per host of an inventory (build --hosts) or serve
+them over HTTP to BMCs and PXE clients (serve).
 
 The "iso" and "pxe" commands take the names, options and output modes of
 coreos-installer's and print the same error texts, so scripts that use
@@ -30,7 +38,11 @@ const rootExample = `  # Customize a live ISO from a Butane file, with a serial 
   isobuild inspect custom.iso
 
   # Undo every customization, in place:
-  isobuild iso reset custom.iso`
+  isobuild iso reset custom.iso
+
+  # Try it in a VM, then write it to a USB stick:
+  isobuild vm custom.iso
+  isobuild write custom.iso /dev/sdb`
 
 // newRootCmd builds the command tree writing to the given streams.
 func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
@@ -42,7 +54,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 func newRoot(stdin io.Reader, stdout, stderr io.Writer) (*cobra.Command, *streams) {
 	root := &cobra.Command{
 		Use:           "isobuild",
-		Short:         "Customize CoreOS live ISO images from Butane or Ignition configs",
+		Short:         "Customize live ISO images (CoreOS, Flatcar, others) from Butane or Ignition configs",
 		Long:          rootLong,
 		Example:       rootExample,
 		SilenceUsage:  true,
