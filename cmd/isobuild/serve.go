@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -284,6 +285,10 @@ func (fs *fleetServer) load(ctx context.Context, prev *serveTable) (_ *serveTabl
 		if err != nil {
 			fp.close()
 		}
+		// Planning's garbage goes back to the system: a server's memory
+		// while it streams is the plans it keeps, not the peak of making
+		// them.
+		debug.FreeOSMemory()
 	}()
 	if o.requireToken {
 		var missing []string

@@ -197,7 +197,7 @@ e2e_initrd_virtio_blk() {
   [ -d "$kdir" ] || die "no lib/modules/*/kernel in $kpkg"
   mkdir -p "$rd/lib/modules/e2e"
   : > "$rd/lib/modules/e2e/order"
-  for m in virtio/virtio virtio/virtio_ring virtio/virtio_pci_modern_dev virtio/virtio_pci_legacy_dev virtio/virtio_pci block/virtio_blk; do
+  for m in virtio/virtio_ring virtio/virtio virtio/virtio_pci_modern_dev virtio/virtio_pci_legacy_dev virtio/virtio_pci block/virtio_blk; do
     f=$kdir/drivers/$m.ko
     [ -f "$f" ] || die "$kpkg has no $f (a kernel with the driver built in needs no module: set ISOBUILD_E2E_KERNEL_PKG to a Debian cloud kernel)"
     cp "$f" "$rd/lib/modules/e2e/"
