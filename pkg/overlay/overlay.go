@@ -494,3 +494,37 @@ func asFile(r io.ReaderAt, n int64) (*os.File, int64, bool) {
 		}
 	}
 }
+
+// A Piece is a run of an overlay's bytes that comes from one place: a
+// patch's Data, or else N bytes of R (the base or an appended extent's
+// reader) from ROff.
+type Piece struct {
+	Off, N int64 // in the overlay
+	Data   []byte
+	R      io.ReaderAt
+	ROff   int64
+}
+
+// Pieces lists, in order, the pieces that make up the n bytes of the
+// overlay from off (fewer when the overlay ends first). A writer that can
+// send a file's bytes without copying them (sendfile to a socket) sends
+// the pieces whose R is a file that way.
+func (im *Image) Pieces(off, n int64) []Piece {
+	if off < 0 || n <= 0 || off >= im.size {
+		return nil
+	}
+	end := min(off+n, im.size)
+	var ps []Piece
+	for _, s := range im.segments(off) {
+		if s.off >= end {
+			break
+		}
+		k := min(s.n, end-s.off)
+		p := Piece{Off: s.off, N: k, R: s.r, ROff: s.roff}
+		if s.data != nil {
+			p = Piece{Off: s.off, N: k, Data: s.data[:k]}
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}

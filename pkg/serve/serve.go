@@ -37,7 +37,11 @@
 //
 // Image responses go through [http.ServeContent] with a fresh
 // [io.SectionReader] of the overlay per request (so concurrent and
-// multi-range requests never share a position), and carry
+// multi-range requests never share a position). The body of a single
+// range goes out piece by piece ([overlay.Image.Pieces]): patches as
+// bytes, and the stretches of the base image (and of appended files) as
+// files, which the connection sends with sendfile(2) from a descriptor of
+// the request's own, as it sends a plain file. Responses carry
 // Content-Type: application/octet-stream (set, so that ServeContent never
 // sniffs the body, and HEAD reads nothing), Accept-Ranges: bytes,
 // Content-Length, the image's strong ETag and Last-Modified, and
@@ -88,6 +92,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -336,7 +341,7 @@ func (h *Handler) serveHost(w *recorder, r *http.Request, route, name, token, fi
 	switch route {
 	case "image":
 		ov := img.Overlay
-		content, etag, filename = io.NewSectionReader(ov, 0, ov.Size()), img.ETag, name+".iso"
+		content, etag, filename = &imageReader{io.NewSectionReader(ov, 0, ov.Size()), ov}, img.ETag, name+".iso"
 	case "pxe":
 		var f File
 		if img.PXE != nil {
@@ -520,7 +525,22 @@ func (r *recorder) Write(p []byte) (int, error) {
 }
 
 // ReadFrom keeps the underlying writer's fast path (io.Copy prefers it).
+// An image's body (ServeContent copies its content limited to the range)
+// goes piece by piece, so that the base image's stretches reach the
+// connection's ReadFrom as files, which it sends with sendfile(2).
 func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
+	if lr, ok := src.(*io.LimitedReader); ok {
+		if ir, ok := lr.R.(*imageReader); ok {
+			n, err := r.sendImage(ir, lr.N)
+			lr.N -= n
+			return n, err
+		}
+	}
+	return r.readFrom(src)
+}
+
+// readFrom copies src with the underlying writer's ReadFrom, if it has one.
+func (r *recorder) readFrom(src io.Reader) (int64, error) {
 	if rf, ok := r.ResponseWriter.(io.ReaderFrom); ok {
 		n, err := rf.ReadFrom(src)
 		r.n += n
@@ -528,6 +548,101 @@ func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
 	}
 	n, err := io.Copy(writerOnly{r}, src)
 	return n, err
+}
+
+// imageReader is the content of an image response: the overlay as an
+// io.ReadSeeker for ServeContent, which recorder.ReadFrom recognizes.
+type imageReader struct {
+	*io.SectionReader
+	ov *overlay.Image
+}
+
+// sendImage writes the n bytes of ir from its current position, patches
+// as bytes and stretches of a base or extent file through readFrom as a
+// limited *os.File (so that a TCP connection sends them with sendfile),
+// and advances ir's position by what it wrote. The file is opened again
+// for the request, since sendfile reads at the file's own position, which
+// concurrent requests must not share; a file that is no longer the one
+// the overlay reads (replaced under its name) is read through the
+// overlay's reader instead.
+func (r *recorder) sendImage(ir *imageReader, n int64) (int64, error) {
+	pos, err := ir.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, err
+	}
+	var sent int64
+	own := map[*os.File]*os.File{}
+	defer func() {
+		for _, f := range own {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}()
+	for _, p := range ir.ov.Pieces(pos, n) {
+		var k int64
+		var err error
+		if p.Data != nil {
+			var m int
+			m, err = r.Write(p.Data)
+			k = int64(m)
+		} else if f, base, ok := fileOf(p.R); ok && ownFile(own, f) != nil {
+			g := own[f]
+			if _, err = g.Seek(base+p.ROff, io.SeekStart); err == nil {
+				k, err = r.readFrom(io.LimitReader(g, p.N))
+			}
+		} else {
+			k, err = r.readFrom(io.NewSectionReader(p.R, p.ROff, p.N))
+		}
+		sent += k
+		if _, serr := ir.Seek(k, io.SeekCurrent); err == nil {
+			err = serr
+		}
+		if err == nil && k < p.N {
+			err = fmt.Errorf("image bytes %d to %d: %w (did the base image shrink?)", p.Off+k, p.Off+p.N, io.ErrUnexpectedEOF)
+		}
+		if err != nil {
+			return sent, err
+		}
+	}
+	return sent, nil
+}
+
+// fileOf reports whether r reads a file: an *os.File, or an
+// *io.SectionReader of one; base is the file offset of r's byte 0.
+func fileOf(r io.ReaderAt) (f *os.File, base int64, ok bool) {
+	for {
+		switch v := r.(type) {
+		case *os.File:
+			return v, base, v != nil
+		case *io.SectionReader:
+			outer, off, _ := v.Outer()
+			base += off
+			r = outer
+		default:
+			return nil, 0, false
+		}
+	}
+}
+
+// ownFile returns the request's own descriptor of f's file, opening it on
+// first use; nil (remembered) when the file at f's name is not f's file.
+func ownFile(own map[*os.File]*os.File, f *os.File) *os.File {
+	if g, seen := own[f]; seen {
+		return g
+	}
+	var g *os.File
+	if st, err := f.Stat(); err == nil {
+		if h, err := os.Open(f.Name()); err == nil {
+			if hst, err := h.Stat(); err == nil && os.SameFile(st, hst) {
+				g = h
+			} else {
+				h.Close()
+			}
+		}
+	}
+	own[f] = g
+	return g
 }
 
 // Unwrap lets http.ResponseController reach the connection.
