@@ -252,16 +252,16 @@ func (im *File) Apply(ctx context.Context, img *overlay.Image) error {
 	}
 	if rerr := restore(im.File, j); rerr != nil {
 		if !journaled {
-			return fmt.Errorf("modifying %s in place: %w; restoring the original bytes failed too (%v): the image is half-edited, reset it with 'isobuild iso reset'", im.name, err, withoutPath(rerr))
+			return fmt.Errorf("modifying %s in place: %w; restoring the original bytes failed too (%v): the image is half-edited, reset it with 'isobuild iso reset'", im.name, withoutPath(err), withoutPath(rerr))
 		}
-		return fmt.Errorf("modifying %s in place: %w; restoring the original bytes failed too (%v), so the journal is kept: the next isobuild command that opens the image restores it", im.name, err, withoutPath(rerr))
+		return fmt.Errorf("modifying %s in place: %w; restoring the original bytes failed too (%v), so the journal is kept: the next isobuild command that opens the image restores it", im.name, withoutPath(err), withoutPath(rerr))
 	}
 	if journaled {
 		if rerr := removeJournal(jpath); rerr != nil {
-			return fmt.Errorf("modifying %s in place: %w (the image was restored; its journal %s could not be removed: %v)", im.name, err, jpath, rerr)
+			return fmt.Errorf("modifying %s in place: %w (the image was restored; its journal %s could not be removed: %v)", im.name, withoutPath(err), jpath, rerr)
 		}
 	}
-	return fmt.Errorf("modifying %s in place: %w (the image was restored to its original bytes)", im.name, err)
+	return fmt.Errorf("modifying %s in place: %w (the image was restored to its original bytes)", im.name, withoutPath(err))
 }
 
 // JournalSuffix ends the name of an image's journal.
@@ -274,11 +274,21 @@ func JournalPath(path string) string {
 }
 
 // withoutPath drops the file name from the *os.PathError inside err, for a
-// message that names the file already.
+// message that names the file already; errors.Is and errors.As still see
+// err.
 func withoutPath(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
-		return errors.New(strings.Replace(err.Error(), pe.Error(), pe.Err.Error(), 1))
+		return pathless{strings.Replace(err.Error(), pe.Error(), pe.Err.Error(), 1), err}
 	}
 	return err
 }
+
+// pathless is an error with another text than the one it wraps.
+type pathless struct {
+	msg string
+	err error
+}
+
+func (p pathless) Error() string { return p.msg }
+func (p pathless) Unwrap() error { return p.err }
