@@ -503,12 +503,17 @@ type Piece struct {
 	Data   []byte
 	R      io.ReaderAt
 	ROff   int64
+	// File, when R's bytes ROff to ROff+N are bytes of a file (R is an
+	// *os.File, or a section of one that holds them), is that file, and
+	// FileOff the file offset of the piece's first byte.
+	File    *os.File
+	FileOff int64
 }
 
 // Pieces lists, in order, the pieces that make up the n bytes of the
 // overlay from off (fewer when the overlay ends first). A writer that can
 // send a file's bytes without copying them (sendfile to a socket) sends
-// the pieces whose R is a file that way.
+// the pieces with a File that way.
 func (im *Image) Pieces(off, n int64) []Piece {
 	if off < 0 || n <= 0 || off >= im.size {
 		return nil
@@ -523,6 +528,8 @@ func (im *Image) Pieces(off, n int64) []Piece {
 		p := Piece{Off: s.off, N: k, R: s.r, ROff: s.roff}
 		if s.data != nil {
 			p = Piece{Off: s.off, N: k, Data: s.data[:k]}
+		} else if f, base, ok := asFile(s.r, s.roff+k); ok {
+			p.File, p.FileOff = f, base+s.roff
 		}
 		ps = append(ps, p)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"math/rand"
+	"os"
 	"testing"
 )
 
@@ -63,5 +64,55 @@ func TestPieces(t *testing.T) {
 	}
 	if ps := im.Pieces(im.Size(), 10); ps != nil {
 		t.Errorf("Pieces at the end: %v", ps)
+	}
+}
+
+// TestPiecesFiles: a piece of a file's bytes names the file and the file
+// offset of its bytes, through sections of the file too; a piece of
+// another reader names none.
+func TestPiecesFiles(t *testing.T) {
+	content := make([]byte, 1<<15)
+	rand.New(rand.NewSource(3)).Read(content)
+	f, err := os.CreateTemp(t.TempDir(), "base")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(content); err != nil {
+		t.Fatal(err)
+	}
+	im := New(f, 1<<14) // the first half of the file is the base
+	if err := im.Patch(100, []byte("patch")); err != nil {
+		t.Fatal(err)
+	}
+	// An appended extent that is a section of the file's second half.
+	if _, err := im.Append(io.NewSectionReader(f, 1<<14, 4096), 4096); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := im.Append(bytes.NewReader(make([]byte, 10)), 10); err != nil {
+		t.Fatal(err)
+	}
+	files, others := 0, 0
+	for _, p := range im.Pieces(0, im.Size()) {
+		switch {
+		case p.Data != nil:
+			if p.File != nil {
+				t.Errorf("patch piece at %d names a file", p.Off)
+			}
+		case p.File == nil:
+			others++
+		default:
+			files++
+			want := make([]byte, p.N)
+			if _, err := im.ReadAt(want, p.Off); err != nil {
+				t.Fatal(err)
+			}
+			if p.File != f || !bytes.Equal(content[p.FileOff:p.FileOff+p.N], want) {
+				t.Errorf("piece at %d: file offset %d does not hold its bytes", p.Off, p.FileOff)
+			}
+		}
+	}
+	if files < 3 || others == 0 {
+		t.Errorf("%d file pieces and %d others, want the base's two, the section's and the bytes.Reader's", files, others)
 	}
 }

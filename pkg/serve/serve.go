@@ -586,9 +586,9 @@ func (r *recorder) sendImage(ir *imageReader, n int64) (int64, error) {
 			var m int
 			m, err = r.Write(p.Data)
 			k = int64(m)
-		} else if f, base, ok := fileOf(p.R); ok && ownFile(own, f) != nil {
-			g := own[f]
-			if _, err = g.Seek(base+p.ROff, io.SeekStart); err == nil {
+		} else if p.File != nil && ownFile(own, p.File) != nil {
+			g := own[p.File]
+			if _, err = g.Seek(p.FileOff, io.SeekStart); err == nil {
 				k, err = r.readFrom(io.LimitReader(g, p.N))
 			}
 		} else {
@@ -606,23 +606,6 @@ func (r *recorder) sendImage(ir *imageReader, n int64) (int64, error) {
 		}
 	}
 	return sent, nil
-}
-
-// fileOf reports whether r reads a file: an *os.File, or an
-// *io.SectionReader of one; base is the file offset of r's byte 0.
-func fileOf(r io.ReaderAt) (f *os.File, base int64, ok bool) {
-	for {
-		switch v := r.(type) {
-		case *os.File:
-			return v, base, v != nil
-		case *io.SectionReader:
-			outer, off, _ := v.Outer()
-			base += off
-			r = outer
-		default:
-			return nil, 0, false
-		}
-	}
 }
 
 // ownFile returns the request's own descriptor of f's file, opening it on
