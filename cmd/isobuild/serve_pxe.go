@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/isobuild/isobuild/pkg/bootcfg"
@@ -137,20 +138,11 @@ func pxeKargs(kargs, need string) string {
 		out = append(out, k)
 	}
 	for _, k := range strings.Fields(need) {
-		if !containsField(out, k) {
+		if !slices.Contains(out, k) {
 			out = append(out, k)
 		}
 	}
 	return strings.Join(out, " ")
-}
-
-func containsField(fields []string, f string) bool {
-	for _, x := range fields {
-		if x == f {
-			return true
-		}
-	}
-	return false
 }
 
 // flatcarPXE returns the PXE files of a Flatcar host image ov, or nil and
