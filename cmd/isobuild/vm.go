@@ -123,7 +123,11 @@ func (s *streams) runVM(ctx context.Context, o vmOptions, iso string, sizeGiven 
 	} else {
 		st, err := os.Stat(iso)
 		if err != nil {
-			return err
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return fmt.Errorf("%s: %w (the image to boot is a file or an http:// or https:// URL)", iso, err)
 		}
 		if !st.Mode().IsRegular() {
 			return fmt.Errorf("%s: the image to boot must be a regular file (or an http:// or https:// URL)", iso)

@@ -174,6 +174,8 @@ func TestVMErrors(t *testing.T) {
 	t.Run("not a file", func(t *testing.T) {
 		fakeQEMU(t, 0)
 		fails(t, "must be a regular file", nil, "vm", t.TempDir())
+		missing := filepath.Join(t.TempDir(), "nope.iso")
+		fails(t, missing+": no such file or directory (the image to boot is a file or an http:// or https:// URL)", nil, "vm", missing)
 	})
 }
 
