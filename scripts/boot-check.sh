@@ -347,7 +347,7 @@ run_qemu() {
       grace=$((grace + 1))
     elif ! kill -0 "$qpid" 2>/dev/null; then
       outcome=exited; break
-    elif cat "$log" "$fwlog" "$work/qemu.err" 2>/dev/null | grep -aEq "$fatal_re" && [ -n "$(fatal_lines)" ]; then
+    elif cat "$log" "$fwlog" "$work/qemu.err" 2>/dev/null | grep -aE "$fatal_re" >/dev/null && [ -n "$(fatal_lines)" ]; then
       # (one cheap grep per poll; fatal_lines, which names the line, only
       # when it hits)
       outcome=fatal; break

@@ -69,7 +69,9 @@ need_tools() {
 
 # The probe /init scripts hash what they find with busybox sha256sum.
 need_busybox_sha256() {
-  /bin/busybox --list | grep -qx sha256sum || die "/bin/busybox has no sha256sum applet (install busybox-static)"
+  # grep reads the whole list (no -q): with pipefail, a grep that quits at
+  # the first match can kill busybox with SIGPIPE and fail the check.
+  /bin/busybox --list | grep -x sha256sum >/dev/null || die "/bin/busybox has no sha256sum applet (install busybox-static)"
 }
 
 e2e_init_cache() {
