@@ -57,11 +57,7 @@ func NewCompressor(w io.Writer, c Compression) (io.WriteCloser, error) {
 		}
 		return zw, nil
 	case XZ:
-		zw, err := xz.WriterConfig{CheckSum: xz.CRC32}.NewWriter(w)
-		if err != nil {
-			return nil, fmt.Errorf("create xz compressor: %w", err)
-		}
-		return zw, nil
+		return newXZ(w, xzMaxDict)
 	case Zstd:
 		zw, err := zstd.NewWriter(w,
 			zstd.WithEncoderLevel(zstdLevel),
@@ -74,6 +70,34 @@ func NewCompressor(w io.Writer, c Compression) (io.WriteCloser, error) {
 		return zw, nil
 	}
 	return nil, fmt.Errorf("create compressor: unknown compression %v", c)
+}
+
+// Dictionary sizes of the xz writers: xzMaxDict is the library's default,
+// used when the size of the input is not known; xzMinDict is the smallest
+// the format has.
+const (
+	xzMinDict = 4 << 10
+	xzMaxDict = 8 << 20
+)
+
+// xzDictFor returns the dictionary size for an input of n bytes: n rounded
+// up to a power of two, within [xzMinDict, xzMaxDict].
+func xzDictFor(n int) int {
+	d := xzMinDict
+	for d < n && d < xzMaxDict {
+		d <<= 1
+	}
+	return d
+}
+
+// newXZ returns an xz writer with the CRC32 check and a dictionary of
+// dictCap bytes.
+func newXZ(w io.Writer, dictCap int) (io.WriteCloser, error) {
+	zw, err := xz.WriterConfig{CheckSum: xz.CRC32, DictCap: dictCap}.NewWriter(w)
+	if err != nil {
+		return nil, fmt.Errorf("create xz compressor: %w", err)
+	}
+	return zw, nil
 }
 
 type nopWriteCloser struct{ io.Writer }

@@ -3,11 +3,14 @@ package initrd
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"io"
+	"math/bits"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
 )
 
 func TestCompressionNames(t *testing.T) {
@@ -123,5 +126,83 @@ func TestNewCompressorEmptyInput(t *testing.T) {
 		if got := decompressAll(t, c, out); len(got) != 0 {
 			t.Errorf("%v: empty input decompresses to %d bytes", c, len(got))
 		}
+	}
+}
+
+// xzDictOf returns the dictionary size that the first block of the xz
+// stream x declares in its LZMA2 filter properties.
+func xzDictOf(t *testing.T, x []byte) int64 {
+	t.Helper()
+	h := x[12:] // the first block header follows the 12-byte stream header
+	flags := h[1]
+	p := h[2:]
+	varint := func() uint64 {
+		v, n := binary.Uvarint(p)
+		if n <= 0 {
+			t.Fatalf("bad varint in block header % x", h[:h[0]*4+4])
+		}
+		p = p[n:]
+		return v
+	}
+	if flags&0x40 != 0 {
+		varint() // compressed size
+	}
+	if flags&0x80 != 0 {
+		varint() // uncompressed size
+	}
+	if id := varint(); id != lzma2Filter {
+		t.Fatalf("first filter %#x, want LZMA2", id)
+	}
+	if n := varint(); n != 1 {
+		t.Fatalf("LZMA2 properties of %d bytes", n)
+	}
+	d, err := lzma.DecodeDictCap(p[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestEncodeXZDictionary: EncodeXZ's dictionary covers the whole archive
+// and is no larger than needed (the writer's memory grows with it), up to
+// NewCompressor's 8 MiB; the stream still decodes to the archive.
+func TestEncodeXZDictionary(t *testing.T) {
+	for _, size := range []int{10, 5000, 300 << 10, 9 << 20} {
+		files := Files{"config.ign": bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]}
+		arc := mustWriteNewc(t, files)
+		x := mustEncodeXZ(t, files)
+		got := xzDictOf(t, x)
+		want := int64(xzMaxDict)
+		if len(arc) < xzMaxDict {
+			want = max(int64(xzMinDict), 1<<bits.Len(uint(len(arc)-1)))
+		}
+		if got != want {
+			t.Errorf("%d-byte archive: dictionary %d, want %d", len(arc), got, want)
+		}
+		r, err := xz.NewReader(bytes.NewReader(x))
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(back, arc) {
+			t.Errorf("%d-byte archive: xz stream does not decode to it", len(arc))
+		}
+	}
+	var buf bytes.Buffer
+	zw, err := NewCompressor(&buf, XZ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := zw.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := xzDictOf(t, buf.Bytes()); got != xzMaxDict {
+		t.Errorf("NewCompressor(XZ): dictionary %d, want %d", got, xzMaxDict)
 	}
 }
