@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/isobuild/isobuild/internal/imagefile"
 	"github.com/isobuild/isobuild/internal/output"
 	"github.com/isobuild/isobuild/pkg/butane"
 	"github.com/isobuild/isobuild/pkg/embed"
@@ -192,11 +193,17 @@ func runBuild(ctx context.Context, s *streams, o buildOptions, isoPath string) e
 	if o.butane == "" && len(o.destButane) == 0 && (o.filesDir != "" || o.strict) {
 		return usageError{errors.New("--files-dir and --strict only apply to --butane and --dest-butane")}
 	}
-	if coreos, err := s.hasEmbedAreas(ctx, isoPath); err != nil {
-		return err
-	} else if !coreos {
+	// The image is opened and parsed once, for both the choice of the
+	// path and the build: its copy starts only after that, and every
+	// millisecond before it is one more than cp takes.
+	f, im, err := s.openImage(ctx, isoPath, imagefile.Read)
+	if errors.Is(err, embed.ErrUnrecognized) {
 		return runRemasterBuild(ctx, s, o, isoPath, info)
 	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
 	if err := checkCoreOSOptions(o, isoPath); err != nil {
 		return err
 	}
@@ -204,7 +211,7 @@ func runBuild(ctx context.Context, s *streams, o buildOptions, isoPath string) e
 	// copied (see modify).
 	var plan coreosPlan
 	var base *embed.Image
-	ov, err := modifyImage(ctx, s, isoPath, o.out, func(im *embed.Image) (embed.Changes, error) {
+	ov, err := modifyOpened(ctx, s, f, im, o.out, func(im *embed.Image) (embed.Changes, error) {
 		base = im
 		var err error
 		plan, err = planCoreOS(ctx, s, o, im)

@@ -476,12 +476,19 @@ func modifyImage(ctx context.Context, s *streams, path, dest string, plan func(*
 		return nil, err
 	}
 	defer f.Close()
+	return modifyOpened(ctx, s, f, im, dest, plan)
+}
+
+// modifyOpened is modifyImage on an image already opened with openImage (in
+// Edit mode when dest is empty); it does not close f.
+func modifyOpened(ctx context.Context, s *streams, f *imagefile.File, im *embed.Image, dest string, plan func(*embed.Image) (embed.Changes, error)) (*overlay.Image, error) {
 	if dest == output.Stdout {
 		if err := output.CheckStream(s.stdout, f.File); err != nil {
 			return nil, err
 		}
 	}
 	var pending *output.Pending
+	var err error
 	if dest != "" && dest != output.Stdout {
 		if pending, err = output.Begin(ctx, dest, f.File, im.ISO.Size()); err != nil {
 			return nil, err
