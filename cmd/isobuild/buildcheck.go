@@ -148,6 +148,8 @@ func checkLiveStorage(o buildOptions, config *installer.Input) error {
 		// The engine validates the config and reports the problem.
 		return nil
 	}
+	// The engine takes it from here instead of parsing it again.
+	config.Parsed = cfg
 	sum := cfg.Summary()
 	if !sum.Storage() {
 		return nil

@@ -163,6 +163,10 @@ type Input struct {
 	// the one reported, as it is by coreos-installer, which reads each
 	// file only when it gets to it.
 	Err error
+	// Parsed, when not nil, is what ignconfig.Parse(Name, Data) returned
+	// for an Ignition config the caller has already parsed (and has not
+	// modified since); Build uses it instead of parsing Data again.
+	Parsed *ignconfig.Config
 }
 
 // fileName returns the last element of the input's name.
@@ -654,9 +658,12 @@ func (b *builder) parseIgnition(in Input) (*ignconfig.Config, error) {
 	if in.Err != nil {
 		return nil, &ignconfig.ParseError{Name: in.Name, Problem: in.Err.Error(), Err: in.Err}
 	}
-	cfg, err := ignconfig.Parse(in.Name, in.Data)
-	if err != nil {
-		return nil, err
+	cfg := in.Parsed
+	if cfg == nil {
+		var err error
+		if cfg, err = ignconfig.Parse(in.Name, in.Data); err != nil {
+			return nil, err
+		}
 	}
 	for _, w := range cfg.Warnings {
 		b.warn(Warning{Kind: IgnitionWarning, Input: in.Name, Detail: w})

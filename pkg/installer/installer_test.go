@@ -305,3 +305,35 @@ func TestNoFileOrProgramAccess(t *testing.T) {
 		}
 	}
 }
+
+// TestParsedInputReused: a live config that the caller has parsed already
+// is not parsed again; the parsed config is what is merged, with its
+// warnings.
+func TestParsedInputReused(t *testing.T) {
+	own := input(t, "live.ign")
+	parsed, err := ignconfig.Parse(own.Name, own.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed.Warnings = append(parsed.Warnings, "a warning of the earlier parse")
+	// Data that would not parse: only Parsed can make this build work.
+	in := Input{Name: own.Name, Data: []byte("{not json"), Parsed: parsed}
+	r := build(t, Options{LiveConfig: &in, DestDevice: "/dev/sda"}, all)
+	merges := parseLive(t, r).Ignition.Config.Merge
+	if len(merges) == 0 {
+		t.Fatal("the parsed config is not merged")
+	}
+	var got, want any
+	json.Unmarshal(merges[len(merges)-1].data(t), &got)
+	json.Unmarshal(own.Data, &want)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("last merge %s, want %s", merges[len(merges)-1].data(t), own.Data)
+	}
+	found := false
+	for _, w := range r.Warnings {
+		found = found || (w.Kind == IgnitionWarning && w.Detail == "a warning of the earlier parse")
+	}
+	if !found {
+		t.Errorf("warnings %v lack the parsed config's", r.Warnings)
+	}
+}
