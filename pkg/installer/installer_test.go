@@ -127,18 +127,8 @@ func TestLiveConfigRule(t *testing.T) {
 				}
 				return
 			}
-			l := parseLive(t, r)
-			merges := l.Ignition.Config.Merge
-			if len(merges) == 0 {
-				t.Fatal("the caller's config is not merged")
-			}
 			// It comes last, after --live-ignition configs.
-			var got, want any
-			json.Unmarshal(merges[len(merges)-1].data(t), &got)
-			json.Unmarshal(own.Data, &want)
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("last merge %s, want %s", merges[len(merges)-1].data(t), own.Data)
-			}
+			checkLastMerge(t, r, own.Data)
 		})
 	}
 }
@@ -319,21 +309,28 @@ func TestParsedInputReused(t *testing.T) {
 	// Data that would not parse: only Parsed can make this build work.
 	in := Input{Name: own.Name, Data: []byte("{not json"), Parsed: parsed}
 	r := build(t, Options{LiveConfig: &in, DestDevice: "/dev/sda"}, all)
-	merges := parseLive(t, r).Ignition.Config.Merge
-	if len(merges) == 0 {
-		t.Fatal("the parsed config is not merged")
-	}
-	var got, want any
-	json.Unmarshal(merges[len(merges)-1].data(t), &got)
-	json.Unmarshal(own.Data, &want)
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("last merge %s, want %s", merges[len(merges)-1].data(t), own.Data)
-	}
+	checkLastMerge(t, r, own.Data)
 	found := false
 	for _, w := range r.Warnings {
 		found = found || (w.Kind == IgnitionWarning && w.Detail == "a warning of the earlier parse")
 	}
 	if !found {
 		t.Errorf("warnings %v lack the parsed config's", r.Warnings)
+	}
+}
+
+// checkLastMerge fails t unless the last config the live config of r merges
+// is the JSON of config.
+func checkLastMerge(t *testing.T, r *Result, config []byte) {
+	t.Helper()
+	merges := parseLive(t, r).Ignition.Config.Merge
+	if len(merges) == 0 {
+		t.Fatal("the caller's config is not merged")
+	}
+	var got, want any
+	json.Unmarshal(merges[len(merges)-1].data(t), &got)
+	json.Unmarshal(config, &want)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("last merge %s, want %s", merges[len(merges)-1].data(t), config)
 	}
 }
